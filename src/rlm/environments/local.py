@@ -1,0 +1,89 @@
+"""`local`: in-process `exec`, as the reference implementation. Fast, no isolation.
+
+For trusted code and tools that are host objects. Thread-safe: parallel child RLMs each
+capture their own output (per-thread routing, no stdout swap, no chdir), and the context is
+bound by reference (no temp-file round trip).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import Any
+
+from rlm.core.types import REPLResult
+from rlm.environments.base import BaseEnv, Host, ToolSpec
+from rlm.environments.runtime import CellInterrupted, REPLSession
+from rlm.errors import REPLEnvironmentError
+
+
+class LocalREPL(BaseEnv):
+    name = "local"
+
+    def __init__(
+        self,
+        host: Host | None = None,
+        tools: list[ToolSpec] | None = None,
+        *,
+        compaction: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(host, tools, **kwargs)
+        self._session = REPLSession(
+            self._call_host,
+            {t.name: t.value for t in self.tools},
+            compaction=compaction,
+        )
+        self._closed = False
+
+    def _call_host(self, name: str, payload: dict[str, Any]) -> Any:
+        if self.host is None:
+            raise RuntimeError(f"{name} is not available: this REPL has no host")
+        return self.host.call(name, payload)
+
+    def load_context(self, context: Any, index: int = 0) -> None:
+        self._session.set_context(context, index)
+
+    def add_history(self, messages: list[dict[str, Any]], index: int) -> None:
+        self._session.set_history(messages, index)
+
+    def append_compaction_history(self, entry: Any) -> None:
+        self._session.append_compaction_history(entry)
+
+    def execute_code(self, code: str) -> REPLResult:
+        if self._closed:
+            raise REPLEnvironmentError("this LocalREPL is closed")
+        out = self._session.run(code)
+        return REPLResult(
+            stdout=out["stdout"],
+            stderr=out["stderr"],
+            locals=out["locals"],
+            execution_time=out["execution_time"],
+            final_answer=out["final_answer"],
+            truncated_chars=out["truncated_chars"],
+        )
+
+    def resolve_variable(self, name: str) -> str | None:
+        return self._session.resolve(name)
+
+    @property
+    def partial_answer(self) -> str | None:
+        return self._session.partial_answer
+
+    @property
+    def namespace(self) -> dict[str, Any]:
+        return self._session.namespace
+
+    def interrupt(self) -> None:
+        # Raise CellInterrupted inside the thread running the cell. Python-level loops stop at
+        # the next bytecode; a C call that never returns cannot be stopped in-process (use
+        # the sandbox environment for untrusted code).
+        thread_id = self._session.running_thread
+        if thread_id is None or thread_id == threading.get_ident():
+            return
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread_id), ctypes.py_object(CellInterrupted)
+        )
+
+    def close(self) -> None:
+        self._closed = True

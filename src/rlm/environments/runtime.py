@@ -1,0 +1,361 @@
+"""REPL semantics shared by every environment.
+
+Standard library only: this module runs in-process for `local` and inside the worker process of
+every out-of-process environment, so both give the model exactly the same names and rules:
+
+- `context` (and `context_N`), `history` (and `history_N`), `llm_query`, `llm_query_batched`,
+  `rlm_query`, `rlm_query_batched`, `FINAL`, `FINAL_VAR`, `SHOW_VARS`, `answer`, custom tools;
+  all restored after every cell if model code rebinds them.
+- Variables assigned before an exception survive it (one persistent namespace).
+- A final expression statement is echoed, as in a notebook.
+- Output is captured per thread through a stream router installed once; nothing swaps
+  `sys.stdout` per call, so parallel REPLs in one process each keep their own output.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import reprlib
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+CallHost = Callable[[str, dict[str, Any]], Any]
+
+# Kept in sync with rlm.environments.base.RESERVED_NAMES (this module must stay stdlib-only
+# and importable on its own inside a worker).
+FUNCTION_NAMES = (
+    "llm_query",
+    "llm_query_batched",
+    "rlm_query",
+    "rlm_query_batched",
+    "FINAL",
+    "FINAL_VAR",
+    "SHOW_VARS",
+)
+RESERVED_NAMES = frozenset((*FUNCTION_NAMES, "context", "history", "answer"))
+
+DEFAULT_CAPTURE_LIMIT = 1_000_000  # chars kept per stream per cell; the rest is counted
+
+
+class CellInterrupted(BaseException):
+    """Raised inside a running cell (from another thread) to stop it."""
+
+
+class _Capture:
+    """A bounded buffer: keeps the first `limit` characters and counts the rest."""
+
+    __slots__ = ("dropped", "limit", "parts", "size")
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            text = str(text)
+        room = self.limit - self.size
+        if room > 0:
+            kept = text[:room]
+            self.parts.append(kept)
+            self.size += len(kept)
+            self.dropped += len(text) - len(kept)
+        else:
+            self.dropped += len(text)
+        return len(text)
+
+    def getvalue(self) -> str:
+        return "".join(self.parts)
+
+
+class _StreamRouter(io.TextIOBase):
+    """Stands in for sys.stdout/sys.stderr: writes go to the current thread's capture."""
+
+    def __init__(self, fallback: Any, slot: str):
+        self._fallback = fallback
+        self._slot = slot
+
+    def write(self, text: str) -> int:
+        target = getattr(_capture_state, self._slot, None)
+        if target is not None:
+            return target.write(text)
+        return self._fallback.write(text)
+
+    def flush(self) -> None:
+        if getattr(_capture_state, self._slot, None) is None:
+            self._fallback.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+
+_capture_state = threading.local()
+_install_lock = threading.Lock()
+
+
+def _ensure_router() -> None:
+    """Install the routers once, and again if model code replaced sys.stdout/sys.stderr."""
+    with _install_lock:
+        if not isinstance(sys.stdout, _StreamRouter):
+            sys.stdout = _StreamRouter(sys.stdout, "stdout")
+        if not isinstance(sys.stderr, _StreamRouter):
+            sys.stderr = _StreamRouter(sys.stderr, "stderr")
+
+
+_short = reprlib.Repr()
+_short.maxstring = 80
+_short.maxother = 80
+_short.maxlist = 6
+_short.maxdict = 6
+
+
+def short_repr(value: Any) -> str:
+    """A bounded repr that never fails (values may define hostile __repr__)."""
+    try:
+        text = _short.repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    if isinstance(value, (str, bytes, list, tuple, dict, set)) and len(value) > 6:
+        text += f"  # len={len(value)}"
+    return text
+
+
+def to_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+class REPLSession:
+    """One persistent namespace plus the REPL names, driven by `run(code)`."""
+
+    def __init__(
+        self,
+        call_host: CallHost,
+        tools: Mapping[str, Any] | None = None,
+        *,
+        capture_limit: int = DEFAULT_CAPTURE_LIMIT,
+        compaction: bool = False,
+    ):
+        self._call_host = call_host
+        self.capture_limit = capture_limit
+        self.compaction = compaction
+        self._final: str | None = None
+        self.running_thread: int | None = None
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self._contexts: dict[int, Any] = {}
+        self._histories: dict[int, Any] = {}
+        self._compaction_history: list[Any] = []
+        self._tools = dict(tools or {})
+        self._functions: dict[str, Any] = {
+            "llm_query": self._llm_query,
+            "llm_query_batched": self._llm_query_batched,
+            "rlm_query": self._rlm_query,
+            "rlm_query_batched": self._rlm_query_batched,
+            "FINAL": self._final_value,
+            "FINAL_VAR": self._final_var,
+            "SHOW_VARS": self._show_vars,
+        }
+        self._answer = {"content": "", "ready": False}
+        self._restore_names()
+
+    # -- the names the model sees ---------------------------------------------------------
+    def _llm_query(self, prompt: Any, model: str | None = None) -> str:
+        return self._call_host("llm_query", {"prompt": prompt, "model": model})
+
+    def _llm_query_batched(self, prompts: Any, model: str | None = None) -> list[str]:
+        return self._call_host("llm_query_batched", {"prompts": list(prompts), "model": model})
+
+    def _rlm_query(self, prompt: Any, model: str | None = None) -> str:
+        return self._call_host("rlm_query", {"prompt": prompt, "model": model})
+
+    def _rlm_query_batched(self, prompts: Any, model: str | None = None) -> list[str]:
+        return self._call_host("rlm_query_batched", {"prompts": list(prompts), "model": model})
+
+    def _final_value(self, value: Any) -> Any:
+        self._final = to_text(value)
+        return value
+
+    def _final_var(self, name: Any) -> Any:
+        if not isinstance(name, str):
+            # The model passed the value itself rather than its name: that value is the answer.
+            self._final = to_text(name)
+            return name
+        key = name.strip().strip("'\"").strip()
+        if key in self.namespace and key not in self._functions:
+            value = self.namespace[key]
+            self._final = to_text(value)
+            return value
+        available = ", ".join(self.user_variables()) or "none"
+        print(
+            f"FINAL_VAR: no variable named {key!r} (variables: {available}). "
+            "Assign it first, or call FINAL(value).",
+            file=sys.stderr,
+        )
+        return None
+
+    def _show_vars(self) -> dict[str, str]:
+        shown = {name: type(self.namespace[name]).__name__ for name in self.user_variables()}
+        print(shown)
+        return shown
+
+    def user_variables(self) -> list[str]:
+        return [
+            k
+            for k, v in self.namespace.items()
+            if not k.startswith("_")
+            and k not in RESERVED_NAMES
+            and k not in self._tools
+            and not isinstance(v, type(sys))
+        ]
+
+    # -- state the host loads ---------------------------------------------------------------
+    def set_context(self, value: Any, index: int = 0) -> None:
+        self._contexts[index] = value
+        self.namespace[f"context_{index}"] = value
+        self._restore_names()
+
+    def set_history(self, value: Any, index: int) -> None:
+        self._histories[index] = value
+        self.namespace[f"history_{index}"] = value
+        self._restore_names()
+
+    def append_compaction_history(self, entry: Any) -> None:
+        self._compaction_history.append(entry)
+
+    def set_tools(self, tools: Mapping[str, Any]) -> None:
+        self._tools = dict(tools)
+        self._restore_names()
+
+    def _restore_names(self) -> None:
+        ns = self.namespace
+        ns.update(self._functions)
+        ns.update(self._tools)
+        if 0 in self._contexts:
+            ns["context"] = self._contexts[0]
+        for index, value in self._contexts.items():
+            ns[f"context_{index}"] = value
+        if self.compaction:
+            ns["history"] = self._compaction_history
+        elif 0 in self._histories:
+            ns["history"] = self._histories[0]
+        if ns.get("answer") is not self._answer:
+            ns["answer"] = self._answer
+        if ns.get("__builtins__") is not builtins:
+            ns["__builtins__"] = builtins
+
+    def _take_answer(self) -> None:
+        """An `answer` dict with ready=True is a final answer (also if the model rebound it)."""
+        candidate = self.namespace.get("answer")
+        for obj in (candidate, self._answer):
+            if isinstance(obj, dict) and obj.get("ready") and self._final is None:
+                self._final = to_text(obj.get("content", ""))
+        if isinstance(candidate, dict) and candidate is not self._answer:
+            self._answer.clear()
+            self._answer.update({"content": "", "ready": False})
+            self._answer.update({k: candidate[k] for k in ("content", "ready") if k in candidate})
+        if self._answer.get("ready"):
+            self._answer["ready"] = False  # consumed: one final answer per cell
+
+    @property
+    def partial_answer(self) -> str | None:
+        content = self._answer.get("content")
+        return to_text(content) if content not in ("", None) else None
+
+    # -- running code -----------------------------------------------------------------------
+    def run(self, code: str) -> dict[str, Any]:
+        """Execute one block. Returns stdout, stderr, locals, final_answer, execution_time,
+        truncated_chars, interrupted."""
+        _ensure_router()
+        out, err = _Capture(self.capture_limit), _Capture(self.capture_limit)
+        _capture_state.stdout, _capture_state.stderr = out, err
+        self._final = None
+        interrupted = False
+        self.running_thread = threading.get_ident()
+        start = time.perf_counter()
+        try:
+            self._execute(code, out)
+        except CellInterrupted as exc:
+            interrupted = True
+            err.write(f"Interrupted: {exc or 'the cell was stopped by the host'}\n")
+        except BaseException as exc:  # model code errors are data, SystemExit included
+            if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is (
+                threading.main_thread()
+            ):
+                raise
+            err.write(self._format_exception(exc))
+        finally:
+            self.running_thread = None
+            _capture_state.stdout = _capture_state.stderr = None
+            elapsed = time.perf_counter() - start
+        self._take_answer()
+        self._restore_names()
+        _ensure_router()
+        return {
+            "stdout": out.getvalue(),
+            "stderr": err.getvalue(),
+            "locals": {name: short_repr(self.namespace[name]) for name in self.user_variables()},
+            "final_answer": self._final,
+            "execution_time": elapsed,
+            "truncated_chars": out.dropped + err.dropped,
+            "interrupted": interrupted,
+        }
+
+    def _execute(self, code: str, out: _Capture) -> None:
+        tree = ast.parse(code, filename="<repl>", mode="exec")
+        last_expr = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last_expr = ast.Expression(tree.body.pop().value)
+        if tree.body:
+            exec(compile(tree, "<repl>", "exec"), self.namespace)
+        if last_expr is not None:
+            value = eval(compile(last_expr, "<repl>", "eval"), self.namespace)
+            if value is not None and not _is_final_call(last_expr):
+                out.write(short_repr_full(value) + "\n")
+
+    @staticmethod
+    def _format_exception(exc: BaseException) -> str:
+        te = traceback.TracebackException.from_exception(exc, limit=-8)
+        # Frames of this module are ours, not the model's: hide them.
+        te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename != __file__])
+        return "".join(te.format())
+
+    def resolve(self, name: str) -> str | None:
+        if not name.isidentifier() or name not in self.namespace or name in self._functions:
+            return None
+        return to_text(self.namespace[name])
+
+
+def _is_final_call(expr: ast.Expression) -> bool:
+    node = expr.body
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("FINAL", "FINAL_VAR", "SHOW_VARS")
+    )
+
+
+def short_repr_full(value: Any, limit: int = 20_000) -> str:
+    """repr for echoing a final expression: complete up to `limit` characters."""
+    if isinstance(value, (str, bytes)) and len(value) > limit:
+        # Never build a repr of a whole (possibly gigabyte) context.
+        return repr(value[:limit]) + f"... [{len(value) - limit} more chars]"
+    try:
+        text = repr(value)
+    except Exception as exc:
+        return f"<repr failed: {type(exc).__name__}>"
+    if len(text) > limit:
+        return text[:limit] + f"... [{len(text) - limit} more chars]"
+    return text
