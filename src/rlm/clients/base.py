@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from abc import ABC
 from typing import Any
 
 from rlm.core.types import CallUsage, LMResponse, Message, ModelUsageSummary, Prompt, UsageSummary
@@ -21,7 +20,7 @@ def as_messages(prompt: Prompt | dict[str, Any]) -> list[Message]:
     return [dict(m) for m in prompt]
 
 
-class BaseLM(ABC):
+class BaseLM:
     """A language model client.
 
     Subclasses implement `complete` (and `acomplete` when they have a native async client).
