@@ -17,6 +17,7 @@ __all__ = ["REGISTRY", "BaseLM", "get_client"]
 REGISTRY: dict[str, tuple[str, str | None]] = {
     "scripted": ("rlm.clients.offline:ScriptedLM", None),
     "function": ("rlm.clients.offline:FunctionLM", None),
+    "local": ("rlm.clients.local_model:LocalLM", "local"),
 }
 
 
