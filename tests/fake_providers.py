@@ -212,7 +212,7 @@ def openai_error(status: int, message: str, type_: str = "invalid_request_error"
 
 # -- Anthropic Messages ----------------------------------------------------------------------
 def anthropic_message(
-    text: str, input_tokens: int = 10, output_tokens: int = 5, model: str = "claude-sonnet-4-5",
+    text: str, input_tokens: int = 10, output_tokens: int = 5, model: str = "claude-haiku-4-5",
     **usage_extra: Any,
 ) -> dict[str, Any]:
     return {

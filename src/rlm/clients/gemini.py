@@ -20,9 +20,11 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the e
 
     raise MissingDependencyError("backend 'gemini'", "gemini", "google.genai") from exc
 
+from rlm.clients.errors_map import Failure
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_gemini
 from rlm.core.types import Message
+from rlm.errors import AuthenticationError
 
 __all__ = ["GeminiClient"]
 
@@ -114,6 +116,23 @@ class GeminiClient(ProviderLM):
         self.client = self._make_async_client()
         self.endpoint = base_url or DEFAULT_BASE_URL
 
+    def _classify(self, exc: BaseException) -> Failure | None:
+        failure = super()._classify(exc)
+        # Gemini answers a bad key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID), not 401.
+        if failure is not None and failure.status == 400 and (
+            "API_KEY_INVALID" in str(getattr(exc, "details", "")) or "API key" in failure.message
+        ):
+            return Failure(
+                AuthenticationError,
+                f"gemini ({self.model_name}): the provider rejected the API key "
+                f"({getattr(exc, 'message', None) or exc}). Set {self._key_hint()} to a valid key.",
+                400,
+                False,
+                None,
+                self.model_name,
+            )
+        return failure
+
     def _make_async_client(self) -> Any:
         # A fresh genai.Client per event loop (its async httpx pool is loop-bound); `.aio`
         # is taken by the caller.
@@ -126,6 +145,11 @@ class GeminiClient(ProviderLM):
         config_fields = to_gemini(args)
         if system is not None:
             config_fields["system_instruction"] = system
+        if isinstance(config_fields.get("thinking_config"), dict):
+            # Validated here so a misspelt field fails before any request is sent.
+            config_fields["thinking_config"] = genai_types.ThinkingConfig(
+                **config_fields["thinking_config"]
+            )
         config = genai_types.GenerateContentConfig(**config_fields) if config_fields else None
         return contents, config
 
