@@ -58,7 +58,10 @@ def split_system(messages: list[Message]) -> tuple[str | None, list[dict[str, An
             turns[-1]["content"] += "\n\n" + _text_of(content)
         else:
             turns.append(
-                {"role": role, "content": content if isinstance(content, list) else _text_of(content)}
+                {
+                    "role": role,
+                    "content": content if isinstance(content, list) else _text_of(content),
+                }
             )
     if not turns or turns[0]["role"] != "user":
         # The API requires the first turn to be the user's.
@@ -146,9 +149,7 @@ class AnthropicClient(ProviderLM):
     def _send(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         return self._parse(self.client.messages.create(**self._request_args(model, messages, args)))
 
-    async def _asend(
-        self, model: str, messages: list[Message], args: dict[str, Any]
-    ) -> RawResult:
+    async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         response = await self._async_client().messages.create(
             **self._request_args(model, messages, args)
         )

@@ -24,7 +24,7 @@ from rlm.errors import (
     RateLimitError,
 )
 
-__all__ = ["Failure", "ErrorContext", "classify", "parse_retry_after"]
+__all__ = ["ErrorContext", "Failure", "classify", "parse_retry_after"]
 
 # Statuses worth another attempt: request timeout, conflict/too early (transient locks),
 # rate limit, server errors, Anthropic's 529 "overloaded".
@@ -137,9 +137,7 @@ def classify(
     status = _status_of(exc)
     names = _names(exc)
     if status is None:
-        if isinstance(exc, TimeoutError) or any(
-            t in n for n in names for t in _TIMEOUT_NAMES
-        ):
+        if isinstance(exc, TimeoutError) or any(t in n for n in names for t in _TIMEOUT_NAMES):
             limit = f" after {ctx.timeout:g}s" if ctx.timeout else ""
             return Failure(
                 ProviderError,

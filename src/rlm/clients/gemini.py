@@ -119,8 +119,13 @@ class GeminiClient(ProviderLM):
     def _classify(self, exc: BaseException) -> Failure | None:
         failure = super()._classify(exc)
         # Gemini answers a bad key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID), not 401.
-        if failure is not None and failure.status == 400 and (
-            "API_KEY_INVALID" in str(getattr(exc, "details", "")) or "API key" in failure.message
+        if (
+            failure is not None
+            and failure.status == 400
+            and (
+                "API_KEY_INVALID" in str(getattr(exc, "details", ""))
+                or "API key" in failure.message
+            )
         ):
             return Failure(
                 AuthenticationError,
@@ -180,9 +185,7 @@ class GeminiClient(ProviderLM):
         )
         return self._parse(response)
 
-    async def _asend(
-        self, model: str, messages: list[Message], args: dict[str, Any]
-    ) -> RawResult:
+    async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         contents, config = self._request(messages, args)
         response = await self._async_client().aio.models.generate_content(
             model=model, contents=contents, config=config

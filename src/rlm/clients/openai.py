@@ -162,9 +162,7 @@ class OpenAIClient(ProviderLM):
                 return self._parse_chunks(list(stream))
         return self._parse(response)
 
-    async def _asend(
-        self, model: str, messages: list[Message], args: dict[str, Any]
-    ) -> RawResult:
+    async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         kwargs = self._request_args(model, messages, args)
         response = await self._async_client().chat.completions.create(**kwargs)
         if self.stream:
@@ -175,4 +173,3 @@ class OpenAIClient(ProviderLM):
     def close(self) -> None:
         super().close()
         self.client.close()
-

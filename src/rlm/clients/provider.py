@@ -93,9 +93,7 @@ class ProviderLM(BaseLM):
     def _send(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         raise NotImplementedError
 
-    async def _asend(
-        self, model: str, messages: list[Message], args: dict[str, Any]
-    ) -> RawResult:
+    async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         return await asyncio.to_thread(self._send, model, messages, args)
 
     def _make_async_client(self) -> Any:
@@ -113,9 +111,7 @@ class ProviderLM(BaseLM):
 
     def _key_hint(self) -> str:
         if self.api_key_env:
-            return (
-                f"the {self.api_key_env} environment variable (or backend_kwargs['api_key'])"
-            )
+            return f"the {self.api_key_env} environment variable (or backend_kwargs['api_key'])"
         return "backend_kwargs['api_key']"
 
     def _resolve_api_key(self, api_key: str | None, *, required: bool = True) -> str | None:
