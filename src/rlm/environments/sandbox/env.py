@@ -96,6 +96,8 @@ class SandboxREPL(BaseEnv):
     #: lockdown layers this environment asks of the worker
     layers: tuple[str, ...] = LOCKDOWN_FEATURES
     executor: str | None = None
+    #: socketpair channel (local process) or stdin/stdout (a process behind `docker run -i`)
+    use_socketpair: bool = True
 
     def __init__(
         self,
@@ -256,6 +258,7 @@ class SandboxREPL(BaseEnv):
                 env=self._worker_env(),
                 max_message=self.max_message,
                 start_timeout=self.start_timeout,
+                use_socketpair=self.use_socketpair,
             )
         except LockdownFailed as exc:
             raise SandboxUnavailableError(

@@ -160,6 +160,13 @@ def _ipython_executor(session: Any) -> Any:
 
     shell = InteractiveShell.instance(user_ns=session.namespace)
     shell.colors = "NoColor"
+    # We re-raise errors ourselves so they land in stderr like every other environment.
+    shell.showtraceback = lambda *args, **kwargs: None
+    shell.showsyntaxerror = lambda *args, **kwargs: None
+
+    hidden = {"In", "Out", "exit", "quit", "get_ipython", "open", "_oh", "_dh", "_ih"}
+    plain_variables = session.user_variables
+    session.user_variables = lambda: [n for n in plain_variables() if n not in hidden]
 
     def execute(code: str, out: Any) -> None:
         result = shell.run_cell(code, store_history=False, silent=False)
@@ -171,7 +178,21 @@ def _ipython_executor(session: Any) -> Any:
     return execute
 
 
+def _move_off_stdio(rfd: int, wfd: int) -> tuple[int, int]:
+    """When the channel is stdin/stdout (docker), move it to other fds and point 0/1 at
+    /dev/null, so print() and os.write(1, ...) from model code never land on the channel."""
+    if rfd > 2 and wfd > 2:
+        return rfd, wfd
+    new_r, new_w = os.dup(rfd), os.dup(wfd)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    return new_r, new_w
+
+
 def main(rfd: int, wfd: int, boot: dict[str, Any]) -> None:
+    rfd, wfd = _move_off_stdio(rfd, wfd)
     channel = wire.Channel(rfd, wfd, int(boot.get("max_message") or wire.DEFAULT_MAX_MESSAGE))
     config = boot["config"]
     try:
