@@ -169,6 +169,16 @@ def _ipython_executor(session: Any) -> Any:
     session.user_variables = lambda: [n for n in plain_variables() if n not in hidden]
 
     def execute(code: str, out: Any) -> None:
+        # Like the plain runtime: a final FINAL(...)/FINAL_VAR/SHOW_VARS call is not echoed.
+        import ast
+
+        try:
+            body = ast.parse(code).body
+        except SyntaxError:
+            body = []
+        quiet = bool(body) and isinstance(body[-1], ast.Expr)
+        quiet = quiet and runtime._is_final_call(ast.Expression(body[-1].value))
+        shell.ast_node_interactivity = "none" if quiet else "last_expr"
         result = shell.run_cell(code, store_history=False, silent=False)
         if result.error_before_exec is not None:
             raise result.error_before_exec
