@@ -7,8 +7,8 @@ answers, name restoration, host callbacks, tools, histories.
 from __future__ import annotations
 
 import pytest
-from env_support import ALL_ENVS, EchoHost, make_env
 
+from env_support import ALL_ENVS, EchoHost, make_env
 from rlm.environments import ToolSpec
 
 
