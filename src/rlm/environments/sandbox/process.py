@@ -155,7 +155,12 @@ class WorkerProcess:
             self.kill("worker exited during start")
             raise WorkerLost(f"worker exited during start: {exc}; {self.stderr_tail()}") from exc
         threading.Thread(target=self._read_loop, name="rlm-worker-reader", daemon=True).start()
-        ready = self._wait_for(("ready", "unavailable"), start_timeout, count_time=False)
+        try:
+            ready = self._wait_for(("ready", "unavailable"), start_timeout, count_time=False)
+        except WorkerLost as exc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=2)  # let the stderr drain catch the last words
+            raise WorkerLost(f"{exc.reason}; stderr: {self.stderr_tail() or '(empty)'}") from exc
         if ready.get("op") == "unavailable":
             self.kill("lockdown unavailable")
             raise LockdownFailed(str(ready.get("feature")), str(ready.get("reason")))
