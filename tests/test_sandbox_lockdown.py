@@ -6,15 +6,14 @@ under a parent seccomp filter that makes those syscalls return ENOSYS, as an old
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import sys
 import textwrap
 
 import pytest
-from env_support import make_env
 
+from env_support import make_env
 from rlm.environments.sandbox import lockdown
 from rlm.errors import SandboxUnavailableError
 
@@ -68,7 +67,7 @@ def _launcher(tmp_path, hidden_syscalls: list[int]) -> str:
         )
     )
     wrapper = tmp_path / "python"
-    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} -I {script} \"$@\"\n")
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -I {script} "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     return str(wrapper)
 
@@ -83,7 +82,9 @@ def test_missing_landlock_fails_closed_and_names_the_opt_in(tmp_path):
     try:
         assert "landlock" in env.lockdown_report["degraded"]
         # seccomp still holds: no exec
-        assert "PermissionError" in env.execute_code("import os; os.execv('/bin/true', ['x'])").stderr
+        assert (
+            "PermissionError" in env.execute_code("import os; os.execv('/bin/true', ['x'])").stderr
+        )
     finally:
         env.close()
 
@@ -94,7 +95,9 @@ def test_missing_seccomp_fails_closed_and_names_the_opt_in(tmp_path):
         make_env("sandbox", python=python)
 
 
-@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed (apt-get install bubblewrap)")
+@pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap not installed (apt-get install bubblewrap)"
+)
 def test_bubblewrap_wrapper_runs_the_same_worker():
     env = make_env("sandbox", bubblewrap=True)
     try:
@@ -120,4 +123,10 @@ def test_seccomp_program_shape():
     assert len(prog) < 4096
     for code, jt, jf, _k in prog:
         assert jt < 256 and jf < 256
-        assert code in (lockdown._LD_W_ABS, lockdown._JEQ, lockdown._JGE, lockdown._JSET, lockdown._RET)
+        assert code in (
+            lockdown._LD_W_ABS,
+            lockdown._JEQ,
+            lockdown._JGE,
+            lockdown._JSET,
+            lockdown._RET,
+        )

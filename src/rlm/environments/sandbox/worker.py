@@ -104,7 +104,24 @@ class Worker:
         return json.loads(buf)
 
     # -- main loop --------------------------------------------------------------------------
+    def run_cell(self, code: str) -> dict[str, Any]:
+        try:
+            return self.session.run(code)
+        except KeyboardInterrupt:
+            # The runtime lets KeyboardInterrupt through on the main thread (Ctrl-C in
+            # `local`); here nobody pressed Ctrl-C: model code raised it. It is data.
+            self.session._restore_names()
+            return {"stdout": "", "stderr": "KeyboardInterrupt raised by the cell\n",
+                    "locals": {}, "final_answer": None, "execution_time": 0.0,
+                    "truncated_chars": 0, "interrupted": False}  # fmt: skip
+
     def serve(self) -> None:
+        try:
+            self._serve()
+        except BaseException as exc:
+            _fatal(exc)
+
+    def _serve(self) -> None:
         cfg = self.config
         tools: dict[str, Any] = dict(cfg.get("tool_data") or {})
         for name in cfg.get("tool_callables") or ():
@@ -125,7 +142,7 @@ class Worker:
             msg = self.inbox.get()
             op = msg.get("op")
             if op == "exec":
-                out = self.session.run(str(msg.get("code", "")))
+                out = self.run_cell(str(msg.get("code", "")))
                 final = out.get("final_answer")
                 if isinstance(final, str) and len(final) > max_final:
                     out["final_answer"] = final[:max_final]
@@ -151,6 +168,15 @@ class Worker:
                 send({"op": "pong", "id": msg.get("id")})
             elif op == "shutdown":
                 os._exit(0)
+
+
+def _fatal(exc: BaseException) -> None:
+    """The worker's own loop failed (model code wrecked something it relies on): exit, so
+    the host sees a lost worker at once instead of waiting for the cell timeout."""
+    try:
+        os.write(2, f"rlm worker: {type(exc).__name__}: {exc}\n".encode(errors="replace"))
+    finally:
+        os._exit(70)
 
 
 def _ipython_executor(session: Any) -> Any:
