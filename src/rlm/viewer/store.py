@@ -1,0 +1,278 @@
+"""Read trajectory logs (ours and the reference implementation's) into runs.
+
+A log file is JSON lines. Ours hold one completion per file: a `metadata` line, then one
+`iteration` line per iteration. The reference implementation's logger writes `metadata`
+once and then, per completion, a `run_context` line followed by that completion's
+iterations, so one file may hold several runs. A `.json` file holding an in-memory
+trajectory (`{"run_metadata": ..., "iterations": [...]}`, what `result.metadata` holds) is
+one run too.
+
+Runs are addressed by an id made from the file's path relative to the scanned root (plus
+`#N` when the file holds more than one run), never by a path the client sends, so the viewer
+cannot be talked into reading files outside the log directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlm.errors import LogFormatError
+
+LOG_SUFFIXES = (".jsonl", ".json")
+
+
+@dataclass
+class Run:
+    """One completion's trajectory, as read from a log."""
+
+    file: Path
+    index: int  # position of this run inside its file
+    metadata: dict[str, Any] = field(default_factory=dict)
+    run_context: dict[str, Any] | None = None
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+    extra: list[dict[str, Any]] = field(default_factory=list)  # lines of other types
+    warnings: list[str] = field(default_factory=list)
+    id: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        totals = trajectory_totals(self.iterations)
+        final = next(
+            (it.get("final_answer") for it in reversed(self.iterations) if it.get("final_answer")),
+            None,
+        )
+        return {
+            "id": self.id,
+            "file": str(self.file),
+            "index": self.index,
+            "timestamp": (self.run_context or {}).get("timestamp")
+            or self.metadata.get("timestamp")
+            or (self.iterations[0].get("timestamp") if self.iterations else None),
+            "root_model": self.metadata.get("root_model")
+            or (self.metadata.get("backend_kwargs") or {}).get("model_name"),
+            "backend": self.metadata.get("backend"),
+            "prompt": _preview(self.prompt(), 300),
+            "final_answer": None if final is None else _preview(final, 300),
+            "iterations": len(self.iterations),
+            **totals,
+        }
+
+    def prompt(self) -> Any:
+        """The user's query/context as best the log tells it."""
+        for source in (self.run_context or {}, self.metadata):
+            for key in ("root_prompt", "prompt", "query"):
+                if source.get(key):
+                    return source[key]
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary(),
+            "metadata": self.metadata,
+            "run_context": self.run_context,
+            "iterations": self.iterations,
+            "extra": self.extra,
+            "warnings": self.warnings,
+        }
+
+
+def _preview(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _num(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def call_totals(call: dict[str, Any]) -> dict[str, float]:
+    """Tokens and cost of one sub-call record (an RLMChatCompletion dict)."""
+    summaries = (call.get("usage_summary") or {}).get("model_usage_summaries") or {}
+    out = {"input_tokens": 0.0, "output_tokens": 0.0, "cost": 0.0}
+    for s in summaries.values():
+        out["input_tokens"] += _num(s.get("total_input_tokens"))
+        out["output_tokens"] += _num(s.get("total_output_tokens"))
+        out["cost"] += _num(s.get("total_cost"))
+    return out
+
+
+def iteration_totals(it: dict[str, Any]) -> dict[str, float]:
+    """Tokens and cost of one iteration: the root call's own usage plus its sub-calls'."""
+    usage = it.get("usage") or {}
+    out = {
+        "input_tokens": _num(usage.get("input_tokens")),
+        "output_tokens": _num(usage.get("output_tokens")),
+        "cost": _num(usage.get("cost")),
+        "subcalls": 0,
+    }
+    for block in it.get("code_blocks") or []:
+        for call in (block.get("result") or {}).get("rlm_calls") or []:
+            out["subcalls"] += 1
+            for key, value in call_totals(call).items():
+                out[key] += value
+    return out
+
+
+def trajectory_totals(iterations: list[dict[str, Any]]) -> dict[str, Any]:
+    totals = {"input_tokens": 0.0, "output_tokens": 0.0, "cost": 0.0, "subcalls": 0}
+    time = 0.0
+    for it in iterations:
+        for key, value in iteration_totals(it).items():
+            totals[key] += value
+        time += _num(it.get("iteration_time"))
+    return {
+        "input_tokens": int(totals["input_tokens"]),
+        "output_tokens": int(totals["output_tokens"]),
+        "cost": totals["cost"],
+        "subcalls": int(totals["subcalls"]),
+        "time": time,
+    }
+
+
+def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LogFormatError(f"{path}: cannot read the log ({exc.strerror or exc})") from exc
+    if b"\x00" in raw[:8192]:
+        raise LogFormatError(f"{path}: binary data, not a JSONL trajectory log")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LogFormatError(f"{path}: not UTF-8 text, not a trajectory log") from exc
+    lines = text.splitlines()
+    out: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            # A writer killed mid-line leaves a truncated last line; everything before it is
+            # intact (lines are flushed one by one), so keep it and say what was dropped.
+            if number == len(lines) and not text.endswith("\n") and out:
+                out.append((number, {"type": "_truncated", "error": str(exc)}))
+                continue
+            raise LogFormatError(
+                f"{path}:{number}: not valid JSON ({exc.msg}); a trajectory log has one JSON "
+                "object per line"
+            ) from exc
+        if not isinstance(value, dict):
+            raise LogFormatError(
+                f"{path}:{number}: expected a JSON object, got {type(value).__name__}"
+            )
+        out.append((number, value))
+    return out
+
+
+def _trajectory_run(path: Path, data: dict[str, Any]) -> Run:
+    iterations = data.get("iterations")
+    if not isinstance(iterations, list):
+        raise LogFormatError(f"{path}: a .json trajectory needs an 'iterations' list")
+    meta = data.get("run_metadata") or {}
+    return Run(file=path, index=0, metadata=dict(meta) if isinstance(meta, dict) else {},
+               iterations=[i for i in iterations if isinstance(i, dict)])
+
+
+def read_log(path: str | os.PathLike[str]) -> list[Run]:
+    """Every run in one log file. Raises `LogFormatError` when it is not a trajectory log."""
+    path = Path(path)
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise LogFormatError(f"{path}: not a JSON trajectory ({exc})") from exc
+        if not isinstance(data, dict):
+            raise LogFormatError(f"{path}: expected a JSON object with 'iterations'")
+        return [_trajectory_run(path, data)]
+
+    runs: list[Run] = []
+    file_meta: dict[str, Any] = {}
+    current: Run | None = None
+
+    def start(meta: dict[str, Any]) -> Run:
+        run = Run(file=path, index=len(runs), metadata=meta)
+        runs.append(run)
+        return run
+
+    for number, line in _read_lines(path):
+        kind = line.get("type")
+        if kind is None and "code_blocks" in line:
+            kind = "iteration"  # tolerate writers that omit the type
+        if kind == "metadata":
+            file_meta = {k: v for k, v in line.items() if k != "type"}
+            if current is None or current.iterations or current.metadata:
+                current = start(file_meta)
+            else:
+                current.metadata = file_meta
+        elif kind == "run_context":
+            if current is None or current.iterations or current.run_context is not None:
+                current = start(file_meta)
+            current.run_context = {k: v for k, v in line.items() if k != "type"}
+        elif kind == "iteration":
+            if current is None:
+                current = start(file_meta)
+            current.iterations.append(line)
+        elif kind == "_truncated":
+            assert current is not None
+            current.warnings.append(f"line {number} is truncated and was skipped")
+        else:
+            if current is None:
+                current = start(file_meta)
+            current.extra.append(line)
+    if not runs or all(not r.metadata and not r.iterations for r in runs):
+        raise LogFormatError(
+            f"{path}: no trajectory in it (expected 'metadata' and 'iteration' lines)"
+        )
+    return runs
+
+
+@dataclass
+class LogStore:
+    """The runs found under a log directory (or in one file), re-scanned on demand."""
+
+    root: Path
+    errors: dict[str, str] = field(default_factory=dict)  # file -> why it was skipped
+
+    def files(self) -> list[Path]:
+        if self.root.is_file():
+            return [self.root]
+        found = [
+            p
+            for p in self.root.rglob("*")
+            if p.suffix in LOG_SUFFIXES and p.is_file() and not p.name.startswith(".")
+        ]
+        return sorted(found, key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+
+    def _rel(self, path: Path) -> str:
+        if self.root.is_file():
+            return path.name
+        return path.relative_to(self.root).as_posix()
+
+    def runs(self) -> list[Run]:
+        """All runs, newest file first. Files that are not logs are recorded in `errors`."""
+        self.errors = {}
+        out: list[Run] = []
+        for path in self.files():
+            rel = self._rel(path)
+            try:
+                runs = read_log(path)
+            except LogFormatError as exc:
+                self.errors[rel] = str(exc)
+                continue
+            for run in runs:
+                run.id = rel if len(runs) == 1 else f"{rel}#{run.index + 1}"
+            out.extend(runs)
+        # Newest first by the time the run started; files without timestamps keep file order.
+        out.sort(key=lambda r: str(r.summary()["timestamp"] or ""), reverse=True)
+        return out
+
+    def get(self, run_id: str) -> Run | None:
+        for run in self.runs():
+            if run.id == run_id:
+                return run
+        return None
+
