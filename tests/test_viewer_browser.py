@@ -19,7 +19,9 @@ from rlm.viewer import ViewerServer
 FIXTURES = Path(__file__).parent / "fixtures" / "trajectories"
 SCREENSHOT_DIR = Path(os.environ.get("RLM_SCREENSHOT_DIR", Path(__file__).parent / "artifacts"))
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium missing: pip install 'rlm[browser]'")
+webdriver = pytest.importorskip(
+    "selenium.webdriver", reason="selenium missing: pip install 'rlm[browser]'"
+)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -42,9 +44,17 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1000",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
     ):
         options.add_argument(flag)
     # An explicit driver path keeps Selenium Manager from trying to download one.
@@ -85,7 +95,10 @@ def expand(driver, summary):
 
 def test_nested_run_expands_to_code_output_subcalls_and_child(browser, viewer):
     browser.get(viewer.url + "#run=" + "nested-subcalls.jsonl")
-    wait(browser, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "h1.run-title"), "revenue growth"))
+    wait(
+        browser,
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, "h1.run-title"), "revenue growth"),
+    )
     # The run list shows both logs (the reference file as six runs) and names the bad file.
     items = browser.find_elements(By.CSS_SELECTOR, ".run-item")
     assert len(items) == 7
@@ -107,13 +120,21 @@ def test_nested_run_expands_to_code_output_subcalls_and_child(browser, viewer):
     )
     assert len(subcalls) == 2
     expand(browser, subcalls[0])
-    assert "Does this chapter mention revenue?" in visible_text(browser, "#iter-1 .subcall pre.text")
+    assert "Does this chapter mention revenue?" in visible_text(
+        browser, "#iter-1 .subcall pre.text"
+    )
 
     expand(browser, subcalls[1])
-    child = subcalls[1].find_element(By.XPATH, "..").find_element(By.CSS_SELECTOR, "details.child > summary")
+    child = (
+        subcalls[1]
+        .find_element(By.XPATH, "..")
+        .find_element(By.CSS_SELECTOR, "details.child > summary")
+    )
     assert "depth 1" in child.text
     expand(browser, child)
-    child_iter = child.find_element(By.XPATH, "..").find_element(By.CSS_SELECTOR, "details.iter > summary")
+    child_iter = child.find_element(By.XPATH, "..").find_element(
+        By.CSS_SELECTOR, "details.iter > summary"
+    )
     expand(browser, child_iter)
     text = visible_text(browser, "#iter-1 details.child pre.code, #iter-1 details.child pre.out")
     assert "summary = llm_query('Summarise: ' + context[:2000])" in text
@@ -134,13 +155,19 @@ def test_error_output_and_search(browser, viewer):
     box.send_keys("leadership")
     # The run list narrows to the run containing the text and the match is marked and shown.
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".run-item")) == 1)
-    wait(browser, lambda d: any(m.is_displayed() for m in d.find_elements(By.CSS_SELECTOR, "#run mark")))
+    wait(
+        browser,
+        lambda d: any(m.is_displayed() for m in d.find_elements(By.CSS_SELECTOR, "#run mark")),
+    )
     assert "matches" in browser.find_element(By.ID, "search-count").text
 
 
 def test_reference_log_runs_open(browser, viewer):
     browser.get(viewer.url + "#run=" + "reference-gpt4o-multiturn.jsonl%232")
-    wait(browser, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "h1.run-title"), "What was the number"))
+    wait(
+        browser,
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, "h1.run-title"), "What was the number"),
+    )
     first = browser.find_element(By.CSS_SELECTOR, "#iter-0 > summary")
     assert "Iteration 5" in first.text  # the reference numbers iterations across the file
     expand(browser, first)

@@ -34,6 +34,7 @@ class Run:
     metadata: dict[str, Any] = field(default_factory=dict)
     run_context: dict[str, Any] | None = None
     iterations: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None  # our engine's closing `result` line
     extra: list[dict[str, Any]] = field(default_factory=list)  # lines of other types
     warnings: list[str] = field(default_factory=list)
     id: str = ""
@@ -44,6 +45,19 @@ class Run:
             (it.get("final_answer") for it in reversed(self.iterations) if it.get("final_answer")),
             None,
         )
+        error = None
+        if self.result is not None:
+            # The result line is authoritative: it counts the whole tree, including calls
+            # made after the last iteration (the closing "best answer" call).
+            final = self.result.get("response") or final
+            error = self.result.get("error")
+            whole = call_totals(self.result)
+            if whole["input_tokens"] or whole["output_tokens"]:
+                totals["input_tokens"] = int(whole["input_tokens"])
+                totals["output_tokens"] = int(whole["output_tokens"])
+                totals["cost"] = whole["cost"]
+            if isinstance(self.result.get("execution_time"), (int, float)):
+                totals["time"] = float(self.result["execution_time"])
         return {
             "id": self.id,
             "file": str(self.file),
@@ -57,6 +71,8 @@ class Run:
             "prompt": _preview(self.prompt(), 300),
             "final_answer": None if final is None else _preview(final, 300),
             "iterations": len(self.iterations),
+            "error": error,
+            "finished": self.result is not None or final is not None,
             **totals,
         }
 
@@ -74,6 +90,7 @@ class Run:
             "metadata": self.metadata,
             "run_context": self.run_context,
             "iterations": self.iterations,
+            "result": self.result,
             "extra": self.extra,
             "warnings": self.warnings,
         }
@@ -173,8 +190,14 @@ def _trajectory_run(path: Path, data: dict[str, Any]) -> Run:
     if not isinstance(iterations, list):
         raise LogFormatError(f"{path}: a .json trajectory needs an 'iterations' list")
     meta = data.get("run_metadata") or {}
-    return Run(file=path, index=0, metadata=dict(meta) if isinstance(meta, dict) else {},
-               iterations=[i for i in iterations if isinstance(i, dict)])
+    result = data.get("result")
+    return Run(
+        file=path,
+        index=0,
+        metadata=dict(meta) if isinstance(meta, dict) else {},
+        iterations=[i for i in iterations if isinstance(i, dict)],
+        result=result if isinstance(result, dict) else None,
+    )
 
 
 def read_log(path: str | os.PathLike[str]) -> list[Run]:
@@ -216,6 +239,10 @@ def read_log(path: str | os.PathLike[str]) -> list[Run]:
             if current is None:
                 current = start(file_meta)
             current.iterations.append(line)
+        elif kind == "result":
+            if current is None:
+                current = start(file_meta)
+            current.result = {k: v for k, v in line.items() if k != "type"}
         elif kind == "_truncated":
             assert current is not None
             current.warnings.append(f"line {number} is truncated and was skipped")
@@ -275,4 +302,3 @@ class LogStore:
             if run.id == run_id:
                 return run
         return None
-

@@ -237,6 +237,8 @@ function renderRun(run) {
   main.append(el("h1", { class: "run-title", text: s.prompt ? preview(s.prompt, 400) : "(prompt not logged)" }));
   main.append(el("div", { class: "run-sub", text: [s.root_model, s.backend, s.id, s.timestamp].filter(Boolean).join(" · ") }));
   for (const w of run.warnings || []) main.append(el("div", { class: "warn", text: "⚠ " + w }));
+  if (s.error) main.append(el("pre", { class: "err", text: "Run ended with an error: " + s.error }));
+  if (!s.finished) main.append(el("div", { class: "warn", text: "No final answer logged: the run is still going, or it stopped early." }));
   if (s.final_answer) main.append(el("div", { class: "final" }, el("div", { class: "label", text: "Final answer" }), el("pre", { text: asText(s.final_answer) })));
   const stat = (k, v) => el("div", { class: "stat" }, el("div", { class: "v", text: v }), el("div", { class: "k", text: k }));
   main.append(el("div", { class: "stats" },
