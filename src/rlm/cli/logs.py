@@ -44,23 +44,31 @@ def resolve_run(log_dir: Path, ref: str) -> list[Run]:
     return found
 
 
+def _row(run: Run) -> list[str]:
+    s = run.summary()
+    tokens = s["input_tokens"] + s["output_tokens"]
+    return [
+        s["id"],
+        str(s["timestamp"] or "")[:19].replace("T", " "),
+        str(s["root_model"] or ""),
+        str(s["iterations"]),
+        f"{tokens:,}" if tokens else "-",
+        f"${s['cost']:.4f}" if s["cost"] else "-",
+        " ".join((s["prompt"] or "").split())[:80],
+    ]
+
+
+def list_lines(runs: list[Run]) -> list[str]:
+    return ["\t".join(_row(run)) for run in runs]
+
+
 def list_table(runs: list[Run]) -> Table:
     table = Table(show_lines=False, header_style="bold")
     table.add_column("run", no_wrap=True)  # ids are what `rlm logs show` takes: never cut them
     for col in ("started", "model", "iters", "tokens", "cost", "prompt"):
         table.add_column(col, overflow="fold")
     for run in runs:
-        s = run.summary()
-        tokens = s["input_tokens"] + s["output_tokens"]
-        table.add_row(
-            s["id"],
-            str(s["timestamp"] or "")[:19].replace("T", " "),
-            str(s["root_model"] or ""),
-            str(s["iterations"]),
-            f"{tokens:,}" if tokens else "–",
-            f"${s['cost']:.4f}" if s["cost"] else "–",
-            (s["prompt"] or "")[:80],
-        )
+        table.add_row(*_row(run))
     return table
 
 

@@ -190,7 +190,7 @@ def logs_path(log_dir: Path | None) -> None:
 @click.option("--json", "json_output", is_flag=True, help="Run summaries as JSON.")
 def logs_list(log_dir: Path | None, limit: int, json_output: bool) -> None:
     """List runs, newest first."""
-    from rlm.cli.logs import list_table
+    from rlm.cli.logs import list_lines, list_table
     from rlm.viewer.store import LogStore
 
     directory = log_dir or _log_dir(_settings())
@@ -206,7 +206,12 @@ def logs_list(log_dir: Path | None, limit: int, json_output: bool) -> None:
     elif not runs:
         err.print(f"no runs in {directory}")
     else:
-        Console(highlight=False).print(list_table(runs))
+        console = Console(highlight=False)
+        if console.is_terminal:
+            console.print(list_table(runs))
+        else:  # pipes get one tab-separated line per run, easy to cut/grep
+            for line in list_lines(runs):
+                click.echo(line)
 
 
 @logs.command("show")
