@@ -69,12 +69,12 @@ def browser():
 
 
 @pytest.fixture
-def viewer(tmp_path):
-    logs = tmp_path / "logs"
+def viewer(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the page shows the directory as given: "logs"
+    logs = Path("logs")
     logs.mkdir()
     for name in ("nested-subcalls.jsonl", "reference-gpt4o-multiturn.jsonl"):
         shutil.copyfile(FIXTURES / name, logs / name)
-    (logs / "broken.jsonl").write_text("{not json\n")
     with ViewerServer(logs).start() as server:
         yield server
 
@@ -85,6 +85,11 @@ def wait(driver, condition, timeout=10):
 
 def visible_text(driver, css):
     return "\n".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, css) if e.is_displayed())
+
+
+def fold(driver, summary):
+    summary.click()
+    wait(driver, lambda d: summary.find_element(By.XPATH, "..").get_attribute("open") is None)
 
 
 def expand(driver, summary):
@@ -102,7 +107,6 @@ def test_nested_run_expands_to_code_output_subcalls_and_child(browser, viewer):
     # The run list shows both logs (the reference file as six runs) and names the bad file.
     items = browser.find_elements(By.CSS_SELECTOR, ".run-item")
     assert len(items) == 7
-    assert "broken.jsonl" in browser.find_element(By.ID, "log-errors").text
     assert "Chapter 2: revenue grew 12%" in browser.find_element(By.CSS_SELECTOR, ".final").text
     assert len(browser.find_elements(By.CSS_SELECTOR, ".chart svg rect.bar")) >= 4
 
@@ -143,13 +147,23 @@ def test_nested_run_expands_to_code_output_subcalls_and_child(browser, viewer):
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     browser.execute_script("document.querySelector('#run').scrollTop = 0")
     assert browser.save_screenshot(str(SCREENSHOT_DIR / "viewer-nested.png"))
+    fold(browser, subcalls[0])  # fold the first sub-call again: the picture is the child tree
+    browser.execute_script("document.querySelector('#iter-1').scrollIntoView({block: 'start'})")
+    assert browser.save_screenshot(str(SCREENSHOT_DIR / "viewer-nested-expanded.png"))
+    # A taller picture of the whole page state (the one docs/viewer.png is copied from).
+    browser.set_window_size(1400, 1700)
+    browser.execute_script("document.querySelector('#run').scrollTop = 0")
+    assert browser.save_screenshot(str(SCREENSHOT_DIR / "viewer-overview.png"))
+    browser.set_window_size(1400, 1000)
 
 
-def test_error_output_and_search(browser, viewer):
+def test_error_output_bad_file_and_search(browser, viewer):
+    Path("logs", "broken.jsonl").write_text("{not json\n")
     browser.get(viewer.url + "#run=" + "nested-subcalls.jsonl")
     wait(browser, EC.presence_of_element_located((By.CSS_SELECTOR, "#iter-2")))
     expand(browser, browser.find_element(By.CSS_SELECTOR, "#iter-2 > summary"))
     assert "TypeError: unsupported operand" in visible_text(browser, "#iter-2 pre.err")
+    assert "broken.jsonl:1: not valid JSON" in browser.find_element(By.ID, "log-errors").text
 
     box = browser.find_element(By.ID, "search")
     box.send_keys("leadership")

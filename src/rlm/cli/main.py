@@ -199,8 +199,8 @@ def logs_list(log_dir: Path | None, limit: int, json_output: bool) -> None:
     store = LogStore(directory)
     runs = store.runs()[:limit]
     err = _err_console()
-    for name, why in store.errors.items():
-        err.print(f"skipped {name}: {why}", style="yellow")
+    for why in store.errors.values():
+        err.print(f"skipped {why}", style="yellow")
     if json_output:
         click.echo(json.dumps([r.summary() for r in runs], indent=2, default=str))
     elif not runs:

@@ -288,7 +288,7 @@ class LogStore:
             try:
                 runs = read_log(path)
             except LogFormatError as exc:
-                self.errors[rel] = str(exc)
+                self.errors[rel] = str(exc).replace(str(path), rel)
                 continue
             for run in runs:
                 run.id = rel if len(runs) == 1 else f"{rel}#{run.index + 1}"

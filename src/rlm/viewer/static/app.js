@@ -74,15 +74,26 @@ function codeBlock(code) {
   return pre;
 }
 
-// Model text with ```repl / ```python fences shown as highlighted code.
-function renderResponse(text) {
+// Model text. ```repl fences that ran are shown once, as code blocks below the text (a
+// marker stands in their place); other fences are highlighted in place.
+function renderResponse(text, ranBlocks) {
   const box = el("div", { class: "response" });
-  const parts = asText(text).split(/```([A-Za-z0-9_-]*)\n([\s\S]*?)```/g);
+  const parts = asText(text).split(/```([A-Za-z0-9_-]*)[ \t]*\n([\s\S]*?)```/g);
+  let repl = 0;
   for (let i = 0; i < parts.length; i += 3) {
     if (parts[i]) box.append(el("span", { text: parts[i] }));
-    if (i + 2 < parts.length) box.append(codeBlock(parts[i + 2]));
+    if (i + 2 >= parts.length) break;
+    if (parts[i + 1] === "repl" && repl < ranBlocks) {
+      repl += 1;
+      box.append(el("span", { class: "badge code-ref", text: `⟨code block ${repl} ↓⟩` }));
+    } else {
+      box.append(codeBlock(parts[i + 2]));
+    }
   }
   return box;
+}
+function proseOf(text) {
+  return asText(text).replace(/```[A-Za-z0-9_-]*[ \t]*\n[\s\S]*?```/g, " ⟨code⟩ ");
 }
 
 // ---------- totals (mirrors rlm.viewer.store) ----------
@@ -180,13 +191,13 @@ function renderIteration(it, i, depth) {
   const summary = el("summary", {},
     el("span", { class: "num", text: `Iteration ${it.iteration || i + 1}` }),
     el("span", { class: "badge", text: fmtTime(it.iteration_time) }),
-    el("span", { class: "badge", text: `${fmtInt(t.input + t.output)} tok` }),
+    t.input + t.output ? el("span", { class: "badge", text: `${fmtInt(t.input + t.output)} tok` }) : null,
     t.cost ? el("span", { class: "badge", text: fmtCost(t.cost) }) : null,
     el("span", { class: "badge", text: `${blocks.length} code` }),
     t.calls ? el("span", { class: "badge child-b", text: `${t.calls} sub-calls` }) : null,
     errors ? el("span", { class: "badge err-b", text: `${errors} error` }) : null,
     it.final_answer !== null && it.final_answer !== undefined ? el("span", { class: "badge final-b", text: "FINAL" }) : null,
-    el("span", { class: "muted", text: preview(it.response, 90) }));
+    el("span", { class: "muted", text: preview(proseOf(it.response), 90) }));
   const body = el("div", { class: "body" });
   const messages = Array.isArray(it.prompt) ? it.prompt : it.prompt ? [{ role: "user", content: it.prompt }] : [];
   if (messages.length) {
@@ -195,7 +206,7 @@ function renderIteration(it, i, depth) {
       el("div", { class: "body" }, messages.map((m) => el("div", { class: "message" },
         el("div", { class: "role", text: m.role || "?" }), el("pre", { class: "text", text: asText(m.content) }))))));
   }
-  body.append(el("div", { class: "section-label", text: "Model response" }), renderResponse(it.response));
+  body.append(el("div", { class: "section-label", text: "Model response" }), renderResponse(it.response, blocks.length));
   blocks.forEach((b, k) => {
     const r = b.result || {};
     const block = el("div", { class: "block" },
@@ -242,15 +253,23 @@ function renderRun(run) {
   if (s.final_answer) main.append(el("div", { class: "final" }, el("div", { class: "label", text: "Final answer" }), el("pre", { text: asText(s.final_answer) })));
   const stat = (k, v) => el("div", { class: "stat" }, el("div", { class: "v", text: v }), el("div", { class: "k", text: k }));
   main.append(el("div", { class: "stats" },
-    stat("iterations", String(its.length)), stat("sub-calls", fmtInt(s.subcalls)), stat("input tokens", fmtInt(s.input_tokens)),
-    stat("output tokens", fmtInt(s.output_tokens)), stat("cost", fmtCost(s.cost)), stat("time", fmtTime(s.time))));
+    stat("iterations", String(its.length)), stat("sub-calls", fmtInt(s.subcalls)),
+    stat("input tokens", s.input_tokens || s.output_tokens ? fmtInt(s.input_tokens) : "–"),
+    stat("output tokens", s.input_tokens || s.output_tokens ? fmtInt(s.output_tokens) : "–"),
+    stat("cost", fmtCost(s.cost)), stat("time", fmtTime(s.time))));
   if (its.length) {
     const totals = its.map(iterTotals);
     const pick = (i) => { const d = document.getElementById(`iter-${i}`); if (d) { d.open = true; d.scrollIntoView({ behavior: "smooth", block: "start" }); } };
-    const tokChart = barChart("Tokens per iteration (input / output, sub-calls included)", totals.map((t) => [t.input, t.output]), ["bar-in", "bar-out"], pick, fmtInt);
-    tokChart.append(el("div", { class: "legend" }, el("i", { class: "bar-in-l" }), "input", el("i", { class: "bar-out-l" }), "output"));
-    main.append(el("div", { class: "charts" }, tokChart,
-      barChart("Seconds per iteration", totals.map((t) => [t.time]), ["bar-time"], pick, (v) => v.toFixed(1) + "s")));
+    const timeChart = barChart("Seconds per iteration", totals.map((t) => [t.time]), ["bar-time"], pick, (v) => v.toFixed(1) + "s");
+    let tokChart;
+    if (totals.some((t) => t.input + t.output > 0)) {
+      tokChart = barChart("Tokens per iteration (input / output, sub-calls included)", totals.map((t) => [t.input, t.output]), ["bar-in", "bar-out"], pick, fmtInt);
+      tokChart.append(el("div", { class: "legend" }, el("i", { class: "bar-in-l" }), "input", el("i", { class: "bar-out-l" }), "output"));
+    } else {
+      tokChart = el("div", { class: "chart" }, el("div", { class: "chart-title", text: "Tokens per iteration" }),
+        el("div", { class: "muted no-usage", text: "This log records no token usage (logs of the reference implementation do not)." }));
+    }
+    main.append(el("div", { class: "charts" }, tokChart, timeChart));
   }
   main.append(configTable(run.metadata, run.run_context));
   main.append(el("div", { class: "timeline-title", text: `Iterations (${its.length})` }));
@@ -271,7 +290,7 @@ function renderRunList(data) {
     el("div", { class: "run-meta", text: [r.id, (r.timestamp || "").replace("T", " ").slice(0, 19)].filter(Boolean).join(" · ") }))));
   if (!data.runs.length) list.append(el("li", { class: "muted run-item", text: state.query ? "No run matches." : "No logs found here." }));
   const errs = Object.entries(data.errors || {});
-  $("#log-errors").replaceChildren(...errs.map(([f, e]) => el("div", { title: e, text: `skipped ${f}: ${e}` })));
+  $("#log-errors").replaceChildren(...errs.map(([f, e]) => el("div", { title: f, text: `⚠ skipped ${e}` })));
 }
 
 async function getJSON(url) {
