@@ -159,6 +159,14 @@ def test_limit_exceeded_exits_3(tmp_path):
     assert "Token limit exceeded" in result.stderr
 
 
+def test_limit_with_json_reports_the_error_as_json():
+    loop = "```repl\nprint('again')\n```"
+    result = invoke(["run", "q", "--max-tokens", "50", "--no-log", "--json", *scripted(loop, loop)])
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["exit_code"] == 3 and "Token limit exceeded" in data["error"]
+
+
 def test_model_error_exits_1_with_message():
     result = invoke(["run", "q", "--no-log", "--max-iterations", "2", *scripted("no final here")])
     assert result.exit_code == 1

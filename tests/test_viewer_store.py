@@ -143,3 +143,16 @@ def test_foreign_host_header_is_refused(server):
     conn.request("GET", "/api/runs", headers={"Host": f"evil.example:{port}"})
     assert conn.getresponse().status == 403
     conn.close()
+
+
+def test_store_sees_a_run_grow_while_it_is_written(tmp_path):
+    lines = (FIXTURES / "nested-subcalls.jsonl").read_text().splitlines(keepends=True)
+    log = tmp_path / "live.jsonl"
+    log.write_text("".join(lines[:2]))
+    store = LogStore(tmp_path)
+    (run,) = store.runs()
+    assert len(run.iterations) == 1 and not run.summary()["finished"]
+    with log.open("a") as f:
+        f.writelines(lines[2:])
+    (run,) = store.runs()
+    assert len(run.iterations) == 4 and run.summary()["finished"]

@@ -18,7 +18,10 @@ DEFAULT_PORT = 8765
 def open_server(target: Path, port: int | None) -> tuple[ViewerServer, str | None]:
     """Validate the target and bind the server. Returns (server, note for the user)."""
     if not target.exists():
-        raise ConfigurationError(f"{target}: no such log file or directory")
+        raise ConfigurationError(
+            f"{target}: no such log file or directory (nothing logged yet? `rlm run` writes "
+            "logs there; or pass a directory or file)"
+        )
     if target.is_file():
         read_log(target)  # a bad file fails here with a clear LogFormatError
     try:

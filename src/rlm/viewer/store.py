@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,6 +264,12 @@ class LogStore:
 
     root: Path
     errors: dict[str, str] = field(default_factory=dict)  # file -> why it was skipped
+    # path -> ((mtime_ns, size), runs or the error): a file is parsed again only when it
+    # changes, so a viewer over a large log directory stays fast and still sees live runs.
+    _cache: dict[Path, tuple[tuple[int, int], list[Run] | LogFormatError]] = field(
+        default_factory=dict, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def files(self) -> list[Path]:
         if self.root.is_file():
@@ -272,7 +279,7 @@ class LogStore:
             for p in self.root.rglob("*")
             if p.suffix in LOG_SUFFIXES and p.is_file() and not p.name.startswith(".")
         ]
-        return sorted(found, key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+        return sorted(found, key=_mtime_then_name, reverse=True)
 
     def _rel(self, path: Path) -> str:
         if self.root.is_file():
@@ -280,16 +287,20 @@ class LogStore:
         return path.relative_to(self.root).as_posix()
 
     def runs(self) -> list[Run]:
-        """All runs, newest file first. Files that are not logs are recorded in `errors`."""
+        """All runs, newest first. Files that are not logs are recorded in `errors`."""
+        with self._lock:  # the viewer serves requests from several threads
+            return self._scan()
+
+    def _scan(self) -> list[Run]:
         self.errors = {}
         out: list[Run] = []
         for path in self.files():
             rel = self._rel(path)
-            try:
-                runs = read_log(path)
-            except LogFormatError as exc:
-                self.errors[rel] = str(exc).replace(str(path), rel)
+            parsed = self._read(path)
+            if isinstance(parsed, LogFormatError):
+                self.errors[rel] = str(parsed).replace(str(path), rel)
                 continue
+            runs = parsed
             for run in runs:
                 run.id = rel if len(runs) == 1 else f"{rel}#{run.index + 1}"
             out.extend(runs)
@@ -297,8 +308,31 @@ class LogStore:
         out.sort(key=lambda r: str(r.summary()["timestamp"] or ""), reverse=True)
         return out
 
+    def _read(self, path: Path) -> list[Run] | LogFormatError:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return LogFormatError(f"{path}: cannot read the log ({exc.strerror or exc})")
+        key = (st.st_mtime_ns, st.st_size)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            parsed: list[Run] | LogFormatError = read_log(path)
+        except LogFormatError as exc:
+            parsed = exc
+        self._cache[path] = (key, parsed)
+        return parsed
+
     def get(self, run_id: str) -> Run | None:
         for run in self.runs():
             if run.id == run_id:
                 return run
         return None
+
+
+def _mtime_then_name(path: Path) -> tuple[float, str]:
+    try:
+        return (path.stat().st_mtime, path.name)
+    except OSError:  # deleted while scanning: sorts last, then fails to read with a message
+        return (0.0, path.name)
