@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import rlm
+from rlm.cli.config import SETTINGS
 from rlm.cli.main import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trajectories"
@@ -26,11 +27,14 @@ KEYS = (
     "OPENROUTER_API_KEY",
 )
 
+# The CLI's own settings variables; others (e.g. the test guard RLM_BLOCK_REAL_REQUESTS) stay.
+CLI_VARS = {f"RLM_{name.upper()}" for name in SETTINGS} | {"RLM_CONFIG"}
+
 
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path, monkeypatch):
     for name in list(os.environ):
-        if name.startswith("RLM_") or name in KEYS:
+        if name in CLI_VARS or name in KEYS:
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
@@ -137,7 +141,7 @@ def test_view_rejects_bad_targets(tmp_path):
 
 
 def test_view_serves_the_app_and_api_from_a_real_process(logs):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RLM_")}
+    env = {k: v for k, v in os.environ.items() if k not in CLI_VARS}
     env["PYTHONPATH"] = (
         str(Path(rlm.__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
     )

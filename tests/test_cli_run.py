@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import rlm
+from rlm.cli.config import SETTINGS
 from rlm.cli.main import main
 from rlm.viewer.store import read_log
 
@@ -24,12 +25,15 @@ KEYS = (
     "OPENROUTER_API_KEY",
 )
 
+# The CLI's own settings variables; others (e.g. the test guard RLM_BLOCK_REAL_REQUESTS) stay.
+CLI_VARS = {f"RLM_{name.upper()}" for name in SETTINGS} | {"RLM_CONFIG"}
+
 
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path, monkeypatch):
     """No API keys, no RLM_* settings, config and logs under tmp_path."""
     for name in list(os.environ):
-        if name.startswith("RLM_") or name in KEYS:
+        if name in CLI_VARS or name in KEYS:
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
@@ -244,7 +248,7 @@ def test_settings_come_from_env_and_config_file_and_flags_win(tmp_path, monkeypa
 
 def test_subprocess_with_stdin_and_live_display(tmp_path):
     """The installed entry point as a user runs it: real process, real pipes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RLM_") and k not in KEYS}
+    env = {k: v for k, v in os.environ.items() if k not in CLI_VARS and k not in KEYS}
     src = str(Path(rlm.__file__).resolve().parents[1])
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     env["RLM_LOG_DIR"] = str(tmp_path / "logs")
