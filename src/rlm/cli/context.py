@@ -18,6 +18,8 @@ from rlm.errors import ConfigurationError
 
 GLOB_CHARS = set("*?[")
 SNIFF_BYTES = 8192
+# Directories never worth sending to a model (hidden ones, like .git, are skipped too).
+SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
 
 
 class ContextError(ConfigurationError):
@@ -87,7 +89,7 @@ def _read_stdin(stream: IO[bytes] | IO[str]) -> Any:
 def _walk(directory: Path) -> list[Path]:
     out = []
     for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
         out.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
     return out
 

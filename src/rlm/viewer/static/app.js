@@ -260,7 +260,7 @@ function renderRun(run) {
   if (its.length) {
     const totals = its.map(iterTotals);
     const pick = (i) => { const d = document.getElementById(`iter-${i}`); if (d) { d.open = true; d.scrollIntoView({ behavior: "smooth", block: "start" }); } };
-    const timeChart = barChart("Seconds per iteration", totals.map((t) => [t.time]), ["bar-time"], pick, (v) => v.toFixed(1) + "s");
+    const timeChart = barChart("Seconds per iteration", totals.map((t) => [t.time]), ["bar-time"], pick, (v) => (v < 1 ? v.toFixed(2) : v.toFixed(1)) + "s");
     let tokChart;
     if (totals.some((t) => t.input + t.output > 0)) {
       tokChart = barChart("Tokens per iteration (input / output, sub-calls included)", totals.map((t) => [t.input, t.output]), ["bar-in", "bar-out"], pick, fmtInt);
