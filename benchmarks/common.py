@@ -32,7 +32,9 @@ def commit() -> dict[str, Any]:
             ).stdout.strip()
         )
     except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"benchmarks: cannot read the git commit ({exc}); recording 'unknown'", file=sys.stderr)
+        print(
+            f"benchmarks: cannot read the git commit ({exc}); recording 'unknown'", file=sys.stderr
+        )
         return {"commit": "unknown", "dirty": None}
     return {"commit": head, "dirty": dirty}
 
@@ -117,8 +119,13 @@ def describe_header(meta: dict[str, Any]) -> str:
     )
 
 
-def write_results(name: str, meta: dict[str, Any], rows: list[dict[str, Any]], table: str,
-                  out_dir: Path | None = None) -> tuple[Path, Path]:
+def write_results(
+    name: str,
+    meta: dict[str, Any],
+    rows: list[dict[str, Any]],
+    table: str,
+    out_dir: Path | None = None,
+) -> tuple[Path, Path]:
     """`<name>.json` (everything) and `<name>.md` (the table with its commit and machine)."""
     out = out_dir or RESULTS
     out.mkdir(parents=True, exist_ok=True)

@@ -75,19 +75,22 @@ def run(request: dict[str, Any], timeout: float = 1800) -> Any:
         )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if not lines:
-        raise ReferenceUnavailable(f"reference driver printed nothing; stderr:\n{proc.stderr[-2000:]}")
+        raise ReferenceUnavailable(
+            f"reference driver printed nothing; stderr:\n{proc.stderr[-2000:]}"
+        )
     return json.loads(lines[-1])
 
 
 def environments() -> list[str]:
-    """Reference environments that run on this machine without a cloud account."""
+    """Reference environments that run on this machine without a cloud account: `local`,
+    and its IPython environment in both kernel modes when the `ipython` extra installed."""
     python = ensure_venv()
     envs = ["local"]
     probe = subprocess.run(
         [str(python), "-c", "import ipykernel, jupyter_client"], capture_output=True
     )
     if probe.returncode == 0:
-        envs.append("ipython")
+        envs += ["ipython", "ipython:subprocess"]
     return envs
 
 

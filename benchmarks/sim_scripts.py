@@ -47,12 +47,7 @@ answer["ready"] = True"""
     return f"```repl\n{code}\n```\n"
 
 
-CONTEXT_REPLY = (
-    "```repl\n"
-    'answer["content"] = str(len(context))\n'
-    'answer["ready"] = True\n'
-    "```\n"
-)
+CONTEXT_REPLY = '```repl\nanswer["content"] = str(len(context))\nanswer["ready"] = True\n```\n'
 
 
 def is_sub_call(prompt: object) -> bool:
@@ -68,8 +63,9 @@ class SimModel:
     """Plays the root model (a script of replies) and the sub-model (a fixed answer), with
     simulated latency. One instance serves one completion; thread-safe."""
 
-    def __init__(self, replies: list[str] | None = None, root_latency: float = 0.0,
-                 sub_latency: float = 0.0):
+    def __init__(
+        self, replies: list[str] | None = None, root_latency: float = 0.0, sub_latency: float = 0.0
+    ):
         self.replies = list(replies or [])
         self.root_latency = root_latency
         self.sub_latency = sub_latency
@@ -97,6 +93,8 @@ class SimModel:
         return self.sub_reply() if is_sub_call(prompt) else self.root_reply()
 
 
-def overhead_model(iterations: int, batch: int, root_latency: float, sub_latency: float) -> SimModel:
+def overhead_model(
+    iterations: int, batch: int, root_latency: float, sub_latency: float
+) -> SimModel:
     replies = [overhead_reply(i, iterations, batch) for i in range(iterations)]
     return SimModel(replies, root_latency, sub_latency)

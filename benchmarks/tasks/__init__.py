@@ -15,8 +15,15 @@ from benchmarks.tasks.browsecomp import make_browsecomp
 from benchmarks.tasks.niah import make_niah
 from benchmarks.tasks.oolong import make_oolong, make_pairs
 
-__all__ = ["SUITES", "Task", "build_suite", "make_browsecomp", "make_niah", "make_oolong",
-           "make_pairs"]
+__all__ = [
+    "SUITES",
+    "Task",
+    "build_suite",
+    "make_browsecomp",
+    "make_niah",
+    "make_oolong",
+    "make_pairs",
+]
 
 K = 1024
 

@@ -20,9 +20,30 @@ from benchmarks.tasks.text import LAST_NAMES, filler, people, place_names
 
 KINDS = ["bridge", "lighthouse", "library", "clock tower", "market hall", "railway station"]
 ADJECTIVES = [
-    "Amber", "Blue", "Crooked", "Distant", "Eastern", "Fallen", "Golden", "High", "Iron",
-    "Jade", "King's", "Long", "Misty", "Narrow", "Old", "Pale", "Queen's", "Round", "Silent",
-    "Tall", "Upper", "Velvet", "White", "Young",
+    "Amber",
+    "Blue",
+    "Crooked",
+    "Distant",
+    "Eastern",
+    "Fallen",
+    "Golden",
+    "High",
+    "Iron",
+    "Jade",
+    "King's",
+    "Long",
+    "Misty",
+    "Narrow",
+    "Old",
+    "Pale",
+    "Queen's",
+    "Round",
+    "Silent",
+    "Tall",
+    "Upper",
+    "Velvet",
+    "White",
+    "Young",
 ]
 NOUNS = ["Arch", "Beacon", "Crown", "Dome", "Gate", "Hall", "Keep", "Light", "Span", "Spire"]
 
@@ -36,7 +57,9 @@ def _firms(rng: random.Random, n: int) -> list[str]:
     return rng.sample(combos, n)
 
 
-def make_browsecomp(tokens: int, seed: int = 0, n_docs: int = 1000, hops: int | None = None) -> Task:
+def make_browsecomp(
+    tokens: int, seed: int = 0, n_docs: int = 1000, hops: int | None = None
+) -> Task:
     """A corpus of `n_docs` documents (fewer when `tokens` is too small to give each one at
     least ~60 tokens) totalling about `tokens` tokens."""
     rng = random.Random(f"browsecomp-{tokens}-{seed}-{n_docs}")

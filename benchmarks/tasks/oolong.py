@@ -34,7 +34,9 @@ def _instance(rng: random.Random, label: str, places: list[str]) -> str:
     if label == "entity":
         return f"What kind of {rng.choice(_THINGS)[:-1]} did {name} bring from {place}?"
     if label == "description":
-        return f"Why was {rng.choice(OBJECTS)} {rng.choice(VERBS)} by {rng.choice(SUBJECTS).lower()}?"
+        return (
+            f"Why was {rng.choice(OBJECTS)} {rng.choice(VERBS)} by {rng.choice(SUBJECTS).lower()}?"
+        )
     if label == "human":
         return f"Who {rng.choice(VERBS)} {rng.choice(OBJECTS)} in {place}?"
     if label == "location":

@@ -10,55 +10,179 @@ from __future__ import annotations
 import random
 
 SUBJECTS = [
-    "The committee", "A small team", "The old library", "Every engineer", "The river valley",
-    "Our neighbour", "The research group", "A travelling merchant", "The city council",
-    "The museum", "A young painter", "The orchestra", "The village school", "A ship captain",
-    "The bakery", "The mountain guide", "A retired teacher", "The garden club",
+    "The committee",
+    "A small team",
+    "The old library",
+    "Every engineer",
+    "The river valley",
+    "Our neighbour",
+    "The research group",
+    "A travelling merchant",
+    "The city council",
+    "The museum",
+    "A young painter",
+    "The orchestra",
+    "The village school",
+    "A ship captain",
+    "The bakery",
+    "The mountain guide",
+    "A retired teacher",
+    "The garden club",
 ]
 VERBS = [
-    "discussed", "remembered", "described", "questioned", "celebrated", "measured",
-    "documented", "ignored", "revisited", "praised", "studied", "mapped", "repaired",
-    "compared", "announced", "postponed", "imagined", "collected",
+    "discussed",
+    "remembered",
+    "described",
+    "questioned",
+    "celebrated",
+    "measured",
+    "documented",
+    "ignored",
+    "revisited",
+    "praised",
+    "studied",
+    "mapped",
+    "repaired",
+    "compared",
+    "announced",
+    "postponed",
+    "imagined",
+    "collected",
 ]
 OBJECTS = [
-    "the autumn harvest", "a forgotten recipe", "the northern road", "an unusual storm",
-    "the annual budget", "a wooden bridge", "the quiet harbour", "the winter festival",
-    "an old photograph", "the new railway", "a lost letter", "the evening market",
-    "a broken clock", "the spring flood", "the long debate", "a rare bird",
-    "the price of bread", "a stack of maps",
+    "the autumn harvest",
+    "a forgotten recipe",
+    "the northern road",
+    "an unusual storm",
+    "the annual budget",
+    "a wooden bridge",
+    "the quiet harbour",
+    "the winter festival",
+    "an old photograph",
+    "the new railway",
+    "a lost letter",
+    "the evening market",
+    "a broken clock",
+    "the spring flood",
+    "the long debate",
+    "a rare bird",
+    "the price of bread",
+    "a stack of maps",
 ]
 TAILS = [
-    "before the sun went down", "with great care", "for the third time that year",
-    "while the rain kept falling", "without telling anyone", "in a crowded hall",
-    "after a long silence", "as the bells rang", "on a cold morning", "with some hesitation",
-    "under a grey sky", "in front of the whole town", "late into the night",
-    "during the long summer", "between two busy seasons", "to everyone's surprise",
+    "before the sun went down",
+    "with great care",
+    "for the third time that year",
+    "while the rain kept falling",
+    "without telling anyone",
+    "in a crowded hall",
+    "after a long silence",
+    "as the bells rang",
+    "on a cold morning",
+    "with some hesitation",
+    "under a grey sky",
+    "in front of the whole town",
+    "late into the night",
+    "during the long summer",
+    "between two busy seasons",
+    "to everyone's surprise",
 ]
 
 FIRST_NAMES = [
-    "Alice", "Bruno", "Chen", "Dalia", "Emeka", "Farah", "Goran", "Hana", "Ivo", "Jonas",
-    "Keiko", "Lars", "Mirela", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tariq",
-    "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zofia",
+    "Alice",
+    "Bruno",
+    "Chen",
+    "Dalia",
+    "Emeka",
+    "Farah",
+    "Goran",
+    "Hana",
+    "Ivo",
+    "Jonas",
+    "Keiko",
+    "Lars",
+    "Mirela",
+    "Nadia",
+    "Oskar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tariq",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zofia",
 ]
 LAST_NAMES = [
-    "Abbott", "Baranov", "Castillo", "Dubois", "Eriksen", "Fontaine", "Gallo", "Haddad",
-    "Ilves", "Jansen", "Kowalski", "Lindqvist", "Moreau", "Novak", "Okafor", "Petrov",
-    "Quinn", "Rinaldi", "Sato", "Tanaka", "Underwood", "Varga", "Weber", "Yilmaz", "Zeller",
+    "Abbott",
+    "Baranov",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fontaine",
+    "Gallo",
+    "Haddad",
+    "Ilves",
+    "Jansen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Petrov",
+    "Quinn",
+    "Rinaldi",
+    "Sato",
+    "Tanaka",
+    "Underwood",
+    "Varga",
+    "Weber",
+    "Yilmaz",
+    "Zeller",
 ]
 PLACE_PARTS_A = [
-    "North", "South", "East", "West", "Old", "New", "Upper", "Lower", "Port", "Fort",
-    "Saint", "Lake", "Green", "Red", "Stone", "Silver",
+    "North",
+    "South",
+    "East",
+    "West",
+    "Old",
+    "New",
+    "Upper",
+    "Lower",
+    "Port",
+    "Fort",
+    "Saint",
+    "Lake",
+    "Green",
+    "Red",
+    "Stone",
+    "Silver",
 ]
 PLACE_PARTS_B = [
-    "haven", "ford", "field", "brook", "wick", "ton", "bury", "mouth", "vale", "ridge",
-    "moor", "stead", "hollow", "crest", "gate", "well",
+    "haven",
+    "ford",
+    "field",
+    "brook",
+    "wick",
+    "ton",
+    "bury",
+    "mouth",
+    "vale",
+    "ridge",
+    "moor",
+    "stead",
+    "hollow",
+    "crest",
+    "gate",
+    "well",
 ]
 
 
 def sentence(rng: random.Random) -> str:
-    return (
-        f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}."
-    )
+    return f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}."
 
 
 def filler(rng: random.Random, n_chars: int, pool_size: int = 600) -> str:
@@ -67,10 +191,13 @@ def filler(rng: random.Random, n_chars: int, pool_size: int = 600) -> str:
         return ""
     pool = [sentence(rng) for _ in range(pool_size)]
     mean = sum(len(s) for s in pool) / len(pool) + 1
-    picked = rng.choices(pool, k=int(n_chars / mean) + 8)
     parts: list[str] = []
-    for i in range(0, len(picked), 6):
-        parts.append(" ".join(picked[i : i + 6]))
+    size = 0
+    while size < n_chars:  # sampling may fall short of the mean: top up until long enough
+        picked = rng.choices(pool, k=int((n_chars - size) / mean * 1.02) + 8)
+        for i in range(0, len(picked), 6):
+            parts.append(" ".join(picked[i : i + 6]))
+            size += len(parts[-1]) + 1
     return "\n".join(parts)[:n_chars]
 
 
