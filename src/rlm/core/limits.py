@@ -158,17 +158,11 @@ class RunGuard:
                 continue
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking call (a model request) in a helper thread and `wait` for it."""
-        future: Future[T] = Future()
+        """Run a blocking call (a model request) on a pool thread and `wait` for it, so a
+        limit or Ctrl-C is noticed even while the call hangs."""
+        from rlm.core.workers import POOL
 
-        def target() -> None:
-            try:
-                future.set_result(fn(*args, **kwargs))
-            except BaseException as exc:  # delivered to the waiting thread
-                future.set_exception(exc)
-
-        threading.Thread(target=target, name="rlm-call", daemon=True).start()
-        return self.wait(future)
+        return self.wait(POOL.submit(lambda: fn(*args, **kwargs)))
 
     def on_trip(self, interrupt: Callable[[], None]) -> Callable[[], None]:
         """Call `interrupt` when this run trips; returns a function that unregisters it."""
