@@ -25,7 +25,7 @@ def _envs(args: argparse.Namespace) -> list[str] | None:
 
 
 def cmd_overhead(args: argparse.Namespace) -> None:
-    engine_overhead.main(args.grid, _engines(args), _envs(args), args.name or "overhead")
+    engine_overhead.main(args.grid, _engines(args), _envs(args), args.name or "engine-overhead")
 
 
 def cmd_throughput(args: argparse.Namespace) -> None:
