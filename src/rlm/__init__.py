@@ -20,3 +20,5 @@ __all__ = [
     "TimeoutExceededError",
     "TokenLimitExceededError",
 ]
+
+from rlm.core.rlm import RLM

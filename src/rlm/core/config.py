@@ -1,0 +1,141 @@
+"""The settings of an RLM, validated once, and the model router built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlm.clients import BaseLM, get_client
+from rlm.core.limits import Limits
+from rlm.environments import RESERVED_NAMES, ToolSpec
+from rlm.errors import ConfigurationError
+
+SECRET_MARKERS = ("key", "token", "secret", "password", "authorization", "credential")
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """Progress hooks (reference-compatible signatures). Exceptions in them are logged."""
+
+    on_iteration_start: Callable[[int, int], None] | None = None
+    on_iteration_complete: Callable[[int, int, float], None] | None = None
+    on_subcall_start: Callable[[int, str, str], None] | None = None
+    on_subcall_complete: Callable[[int, str, float, str | None], None] | None = None
+
+
+@dataclass(frozen=True)
+class RLMConfig:
+    backend: str | BaseLM
+    backend_kwargs: Mapping[str, Any]
+    environment: str
+    environment_kwargs: Mapping[str, Any]
+    max_depth: int
+    max_iterations: int
+    limits: Limits
+    other_backends: tuple[str | BaseLM, ...]
+    other_backend_kwargs: tuple[Mapping[str, Any], ...]
+    custom_system_prompt: str | None
+    tools: tuple[ToolSpec, ...]
+    sub_tools: tuple[ToolSpec, ...]
+    persistent: bool
+    compaction: bool
+    compaction_threshold_pct: float
+    max_concurrent_subcalls: int
+    sampling_args: Mapping[str, Any]
+    sub_sampling_args: Mapping[str, Any]
+    output_limit: int
+    callbacks: Callbacks = field(default_factory=Callbacks)
+
+
+def tool_specs(tools: Mapping[str, Any] | None, what: str) -> tuple[ToolSpec, ...]:
+    """Custom tools: `{name: value}` or `{name: {"tool": value, "description": str}}`."""
+    specs = []
+    for name, value in (tools or {}).items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigurationError(f"{what}: {name!r} is not a valid Python identifier")
+        if name in RESERVED_NAMES or name.startswith(("context_", "history_")):
+            raise ConfigurationError(
+                f"{what}: {name!r} is a reserved REPL name; rename the tool "
+                f"(reserved: {', '.join(sorted(RESERVED_NAMES))}, context_N, history_N)"
+            )
+        if isinstance(value, dict) and "tool" in value:
+            specs.append(ToolSpec(name, value["tool"], value.get("description")))
+        else:
+            specs.append(ToolSpec(name, value, None))
+    return tuple(specs)
+
+
+def redact(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings safe to log: secrets masked, callables and objects named, not dumped."""
+    out: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if any(marker in key.lower() for marker in SECRET_MARKERS):
+            out[key] = "***"
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            out[key] = value
+        elif isinstance(value, Mapping):
+            out[key] = redact(value)
+        elif isinstance(value, (list, tuple)) and all(
+            isinstance(v, (bool, int, float, str)) for v in value
+        ):
+            out[key] = list(value) if len(value) <= 20 else f"<{len(value)} items>"
+        elif callable(value):
+            out[key] = f"<callable {getattr(value, '__name__', type(value).__name__)}>"
+        else:
+            out[key] = f"<{type(value).__name__}>"
+    return out
+
+
+class ModelRouter:
+    """Which client answers which call.
+
+    Depth-0 root calls go to `backend`. Every other call (sub-calls from the REPL and the root
+    calls of child RLMs) goes to `other_backends[0]` if given, else `backend`. `model=` picks
+    any configured client by its model name or backend name.
+    """
+
+    def __init__(self, config: RLMConfig):
+        self.root = get_client(config.backend, dict(config.backend_kwargs))
+        self.clients: list[BaseLM] = [self.root]
+        names: dict[str, BaseLM] = {}
+        self._register(names, config.backend, self.root)
+        kwargs_list = list(config.other_backend_kwargs) or [{}] * len(config.other_backends)
+        if len(kwargs_list) != len(config.other_backends):
+            raise ConfigurationError(
+                "other_backend_kwargs must have one dict per entry of other_backends"
+            )
+        for backend, kwargs in zip(config.other_backends, kwargs_list, strict=True):
+            client = get_client(backend, dict(kwargs or {}))
+            self.clients.append(client)
+            self._register(names, backend, client)
+        self.sub = self.clients[1] if len(self.clients) > 1 else self.root
+        self._by_name = names
+
+    @staticmethod
+    def _register(names: dict[str, BaseLM], backend: str | BaseLM, client: BaseLM) -> None:
+        names.setdefault(client.model_name, client)
+        if isinstance(backend, str):
+            names.setdefault(backend, client)
+
+    def for_depth(self, depth: int) -> BaseLM:
+        return self.root if depth == 0 else self.sub
+
+    def pick(self, model: str | None, depth: int) -> BaseLM:
+        if model is None:
+            return self.for_depth(depth)
+        client = self._by_name.get(model)
+        if client is None:
+            raise ConfigurationError(
+                f"unknown model {model!r}; configured models: {', '.join(sorted(self._by_name))}"
+                ". Add it to other_backends to call it by name."
+            )
+        return client
+
+    @property
+    def model_names(self) -> list[str]:
+        return sorted({c.model_name for c in self.clients})
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()

@@ -1,0 +1,447 @@
+"""The RLM loop: ask the root model, run its code, feed the output back, stop at a final answer.
+
+`RunScope` is everything one run (at one depth) needs; `run` drives it. Child RLMs spawned by
+`rlm_query` are runs with a scope of their own at depth + 1 and a guard chained to this one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlm.clients.base import BaseLM, as_messages
+from rlm.core.broker import Broker
+from rlm.core.config import ModelRouter, RLMConfig, redact
+from rlm.core.limits import RunGuard
+from rlm.core.parsing import FinalMarker, find_code_blocks, find_final, literal_text
+from rlm.core.prompts import (
+    AFTER_COMPACTION,
+    BEST_ANSWER,
+    COMPACTION,
+    FIRST_TURN,
+    NEXT_TURN,
+    NO_CODE_TURN,
+    build_system_prompt,
+    query_line,
+)
+from rlm.core.types import (
+    CodeBlock,
+    LMResponse,
+    Message,
+    QueryMetadata,
+    REPLResult,
+    RLMChatCompletion,
+    RLMIteration,
+)
+from rlm.environments import BaseEnv, ToolSpec, environment_class
+from rlm.errors import (
+    CancellationError,
+    ErrorThresholdExceededError,
+    LimitExceededError,
+    RLMError,
+)
+from rlm.logger.trajectory import RunRecorder, TrajectorySink
+
+log = logging.getLogger("rlm")
+DEFAULT_CONTEXT_WINDOW = 128_000
+
+
+@dataclass
+class RunScope:
+    config: RLMConfig
+    router: ModelRouter
+    guard: RunGuard
+    depth: int
+    tools: tuple[ToolSpec, ...]
+    sink: TrajectorySink | None = None
+    printer: Any = None
+    last_messages: list[Message] = field(default_factory=list)
+    _env: BaseEnv | None = field(default=None, repr=False)
+
+    @property
+    def can_recurse(self) -> bool:
+        return self.depth + 1 < self.config.max_depth
+
+    @property
+    def client(self) -> BaseLM:
+        return self.router.for_depth(self.depth)
+
+    @property
+    def sampling(self) -> dict[str, Any]:
+        cfg = self.config
+        return dict(cfg.sampling_args if self.depth == 0 else cfg.sub_sampling_args)
+
+    def fire(self, name: str, *args: Any) -> None:
+        callback = getattr(self.config.callbacks, name)
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("callback %s raised; continuing", name)
+
+    def spawn_child(self, prompt: Any, model: str | None) -> RLMChatCompletion:
+        """A child RLM at depth + 1 with its own environment; its spend counts against ours."""
+        child_guard = RunGuard(parent=self.guard)
+        router = self.router
+        if model is not None:
+            router = _PinnedRouter(self.router, self.router.pick(model, self.depth + 1))
+        child = RunScope(
+            config=self.config,
+            router=router,
+            guard=child_guard,
+            depth=self.depth + 1,
+            tools=self.config.sub_tools,
+            sink=RunRecorder(),
+            printer=self.printer,
+        )
+        try:
+            return run(child, prompt, root_prompt=None)
+        finally:
+            child_guard.release()
+
+
+class _PinnedRouter:
+    """A router whose calls at every depth go to one client (rlm_query(..., model=name))."""
+
+    def __init__(self, base: ModelRouter, client: BaseLM):
+        self._base = base
+        self._client = client
+
+    def for_depth(self, depth: int) -> BaseLM:
+        return self._client
+
+    def pick(self, model: str | None, depth: int) -> BaseLM:
+        return self._client if model is None else self._base.pick(model, depth)
+
+
+def new_environment(scope: RunScope) -> BaseEnv:
+    cfg = scope.config
+    cls = environment_class(cfg.environment)
+    return cls(
+        host=Broker(scope),
+        tools=list(scope.tools),
+        depth=scope.depth,
+        compaction=cfg.compaction,
+        **dict(cfg.environment_kwargs),
+    )
+
+
+def run(
+    scope: RunScope,
+    prompt: Any,
+    root_prompt: str | None,
+    *,
+    env: BaseEnv | None = None,
+    turn: int = 0,
+) -> RLMChatCompletion:
+    """One completion at `scope.depth`. With `env` given (persistent mode) it is reused."""
+    start = time.perf_counter()
+    if scope.depth >= scope.config.max_depth:
+        return _plain_call(scope, prompt, start)
+    owns_env = env is None
+    if env is None:
+        env = new_environment(scope)
+    remove_interrupt = scope.guard.on_trip(env.interrupt)
+    loop = _Loop(scope, env, prompt, root_prompt, turn)
+    try:
+        answer = loop.run()
+    except (LimitExceededError, CancellationError) as exc:
+        if exc.partial_answer is None:
+            exc.partial_answer = loop.partial_answer()
+        loop.finish(None, start, error=exc)
+        raise
+    except RLMError as exc:
+        loop.finish(None, start, error=exc)
+        raise
+    finally:
+        scope.last_messages = list(loop.messages)
+        remove_interrupt()
+        if owns_env:
+            env.close()
+            if isinstance(env.host, Broker):
+                env.host.close()
+    return loop.finish(answer, start)
+
+
+def _plain_call(scope: RunScope, prompt: Any, start: float) -> RLMChatCompletion:
+    client = scope.client
+    response = scope.guard.call(client.complete, as_messages(prompt), **scope.sampling)
+    scope.guard.charge(response.usage)
+    return RLMChatCompletion(
+        root_model=client.model_name,
+        prompt=prompt,
+        response=response.text,
+        usage_summary=scope.guard.usage_summary(),
+        execution_time=time.perf_counter() - start,
+    )
+
+
+class _Loop:
+    def __init__(
+        self, scope: RunScope, env: BaseEnv, prompt: Any, root_prompt: str | None, turn: int
+    ):
+        self.scope = scope
+        self.env = env
+        self.prompt = prompt
+        self.root_prompt = root_prompt
+        self.turn = turn
+        self.consecutive_errors = 0
+        self.last_error: str | None = None
+        self.messages: list[Message] = []
+        self.iterations = 0
+        self.context_window = scope.client.context_window or DEFAULT_CONTEXT_WINDOW
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> str:
+        scope, cfg = self.scope, self.scope.config
+        self.env.load_context(self.prompt, self.turn)
+        meta = QueryMetadata.of(self.prompt)
+        system = build_system_prompt(
+            meta,
+            depth=scope.depth,
+            max_depth=cfg.max_depth,
+            tools=scope.tools,
+            output_limit=cfg.output_limit,
+            turn=self.turn,
+            compaction=cfg.compaction,
+            custom=cfg.custom_system_prompt,
+        )
+        self._start_log(meta)
+        self._append({"role": "system", "content": system})
+        first = FIRST_TURN.format(query_line=self._query())
+        if self.turn:
+            first = first.replace("`context`", f"`context_{self.turn}` (this turn's context)")
+        self._append({"role": "user", "content": first})
+        for _ in range(cfg.max_iterations):
+            answer = self._iteration()
+            if answer is not None:
+                return answer
+            self._maybe_compact()
+        return self._best_answer()
+
+    def _iteration(self) -> str | None:
+        scope = self.scope
+        scope.guard.check()
+        self.iterations += 1
+        number = self.iterations
+        scope.fire("on_iteration_start", scope.depth, number)
+        if scope.printer:
+            scope.printer.iteration_start(scope.depth, number)
+        started = time.perf_counter()
+        prompt_snapshot = list(self.messages)
+        response = self._ask(self.messages)
+        blocks: list[CodeBlock] = []
+        final: str | None = None
+        for code in find_code_blocks(response.text):
+            result = self._execute(code)
+            blocks.append(CodeBlock(code, result))
+            if result.final_answer is not None:
+                final = result.final_answer
+            if scope.printer:
+                scope.printer.code_block(scope.depth, code, result)
+        marker_note = ""
+        if final is None:
+            final, marker_note = self._final_from_prose(find_final(response.text))
+        elapsed = time.perf_counter() - started
+        iteration = RLMIteration(
+            prompt=prompt_snapshot,
+            response=response.text,
+            code_blocks=blocks,
+            final_answer=final,
+            iteration_time=elapsed,
+            usage=response.usage,
+        )
+        if scope.sink:
+            scope.sink.log_iteration(iteration)
+        scope.fire("on_iteration_complete", scope.depth, number, elapsed)
+        self._count_errors(blocks)
+        self._append({"role": "assistant", "content": response.text})
+        if final is not None:
+            if scope.printer:
+                scope.printer.final_answer(scope.depth, final)
+            return final
+        self._append({"role": "user", "content": self._feedback(blocks, marker_note)})
+        return None
+
+    def _ask(self, messages: list[Message]) -> LMResponse:
+        client = self.scope.client
+        response = self.scope.guard.call(client.complete, list(messages), **self.scope.sampling)
+        self.last_usage = response.usage
+        self.scope.guard.charge(response.usage)
+        if self.scope.printer:
+            self.scope.printer.model_response(self.scope.depth, response.text)
+        return response
+
+    def _execute(self, code: str) -> REPLResult:
+        result = self.env.execute_code(code)
+        if isinstance(self.env.host, Broker):
+            result.rlm_calls = self.env.host.drain_calls()
+        # A limit that tripped while the cell ran (and interrupted it) ends the run now.
+        self.scope.guard.check()
+        return result
+
+    def _final_from_prose(self, marker: FinalMarker | None) -> tuple[str | None, str]:
+        if marker is None:
+            return None, ""
+        inner = marker.inner
+        if marker.kind == "FINAL_VAR":
+            name = inner.strip().strip("'\"").strip()
+            value = self.env.resolve_variable(name) if name.isidentifier() else None
+            if value is None:
+                return None, (
+                    f"FINAL_VAR({inner}) did not end the run: no REPL variable {name!r}. "
+                    "Assign it in a ```repl block first."
+                )
+            return value, ""
+        if inner.isidentifier():
+            value = self.env.resolve_variable(inner)
+            if value is not None:
+                return value, ""
+        literal = literal_text(inner)
+        return (literal if literal is not None else inner), ""
+
+    def _feedback(self, blocks: list[CodeBlock], note: str) -> str:
+        limit = self.scope.config.output_limit
+        parts = []
+        for i, block in enumerate(blocks, 1):
+            header = (
+                f"REPL output (block {i} of {len(blocks)}):"
+                if len(blocks) > 1
+                else ("REPL output:")
+            )
+            parts.append(f"{header}\n{format_result(block.result, limit)}")
+        if note:
+            parts.append(note)
+        template = NEXT_TURN if blocks else NO_CODE_TURN
+        parts.append(template.format(query_line=self._query()))
+        return "\n\n".join(parts)
+
+    def _count_errors(self, blocks: list[CodeBlock]) -> None:
+        errors = [b.result.stderr for b in blocks if b.result.had_error]
+        if not errors:
+            self.consecutive_errors = 0
+            return
+        self.consecutive_errors += 1
+        self.last_error = errors[-1]
+        threshold = self.scope.config.limits.max_errors
+        if threshold is not None and self.consecutive_errors >= threshold:
+            raise ErrorThresholdExceededError(
+                self.consecutive_errors, threshold, self.last_error, self.partial_answer()
+            )
+
+    def _best_answer(self) -> str:
+        prompt = BEST_ANSWER.format(query_line=self._query())
+        response = self._ask([*self.messages, {"role": "user", "content": prompt}])
+        final, _ = self._final_from_prose(find_final(response.text))
+        answer = final if final is not None else response.text.strip()
+        if self.scope.sink:
+            self.scope.sink.log_iteration(
+                RLMIteration(
+                    prompt=[*self.messages, {"role": "user", "content": prompt}],
+                    response=response.text,
+                    final_answer=answer,
+                    usage=response.usage,
+                )
+            )
+        return answer
+
+    # -- compaction -------------------------------------------------------------------------
+    def _maybe_compact(self) -> None:
+        cfg = self.scope.config
+        usage = getattr(self, "last_usage", None)
+        if not cfg.compaction or usage is None:
+            return
+        if usage.total_tokens < cfg.compaction_threshold_pct * self.context_window:
+            return
+        summary = self._ask([*self.messages, {"role": "user", "content": COMPACTION}])
+        system, first = self.messages[0], self.messages[1]
+        self.messages = [system, first]
+        self._append({"role": "assistant", "content": summary.text}, to_history=False)
+        self._append({"role": "user", "content": AFTER_COMPACTION}, to_history=False)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _append(self, message: Message, *, to_history: bool = True) -> None:
+        self.messages.append(message)
+        if to_history and self.scope.config.compaction:
+            self.env.append_compaction_history(message)
+
+    def _query(self) -> str:
+        return query_line(self.root_prompt)
+
+    def partial_answer(self) -> str | None:
+        return getattr(self.env, "partial_answer", None)
+
+    def _start_log(self, meta: QueryMetadata) -> None:
+        scope, cfg = self.scope, self.scope.config
+        if scope.sink is None:
+            return
+        scope.sink.start_run(
+            {
+                "root_model": scope.client.model_name,
+                "max_depth": cfg.max_depth,
+                "max_iterations": cfg.max_iterations,
+                "backend": cfg.backend if isinstance(cfg.backend, str) else "custom",
+                "backend_kwargs": redact(cfg.backend_kwargs),
+                "environment_type": cfg.environment,
+                "environment_kwargs": redact(cfg.environment_kwargs),
+                "other_backends": [
+                    b if isinstance(b, str) else b.model_name for b in cfg.other_backends
+                ]
+                or None,
+                "depth": scope.depth,
+                "context_type": meta.context_type,
+                "context_total_length": meta.context_total_length,
+                "root_prompt": self.root_prompt,
+            }
+        )
+
+    def finish(
+        self, answer: str | None, start: float, error: RLMError | None = None
+    ) -> RLMChatCompletion:
+        scope = self.scope
+        completion = RLMChatCompletion(
+            root_model=scope.client.model_name,
+            prompt=_prompt_for_record(self.prompt),
+            response=answer if answer is not None else "",
+            usage_summary=scope.guard.usage_summary(),
+            execution_time=time.perf_counter() - start,
+            error=f"{type(error).__name__}: {error}" if error else None,
+        )
+        if scope.sink:
+            scope.sink.end_run(completion)
+            completion.metadata = scope.sink.trajectory()
+        return completion
+
+
+def _prompt_for_record(prompt: Any, limit: int = 2_000) -> Any:
+    """Sub-call records keep short prompts whole and summarise long ones (never a context)."""
+    if isinstance(prompt, str) and len(prompt) > limit:
+        return prompt[:limit] + f"... [{len(prompt) - limit} more chars]"
+    if isinstance(prompt, (dict, list)):
+        text = repr(prompt)
+        if len(text) > limit:
+            return f"<{type(prompt).__name__} len={len(prompt)}: {text[:limit]}...>"
+    return prompt
+
+
+def format_result(result: REPLResult, limit: int) -> str:
+    """One block's output as the model sees it, cut at `limit` characters (cut stated)."""
+    parts = []
+    if result.stdout:
+        parts.append(result.stdout.rstrip("\n"))
+    if result.stderr:
+        parts.append(result.stderr.rstrip("\n"))
+    text = "\n".join(parts) if parts else "(no output)"
+    dropped = result.truncated_chars
+    if len(text) > limit:
+        dropped += len(text) - limit
+        text = text[:limit]
+    if dropped:
+        text += f"\n[... {dropped:,} characters of output dropped ...]"
+    names = [n for n in result.locals if not n.startswith(("context_", "history_"))]
+    if names:
+        text += f"\nREPL variables: {', '.join(names)}"
+    return text

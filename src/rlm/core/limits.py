@@ -1,0 +1,225 @@
+"""Usage accounting and limits for a whole recursion tree.
+
+One `RunGuard` per RLM run; a child run's guard has the parent's as `parent`. Every model call
+is charged to its guard and, through the chain, to every ancestor, so a root's usage summary
+and limits include all of its descendants. A limit trip (or Ctrl-C) anywhere is seen by every
+guard below the one that tripped: waits in progress wake up and running cells are interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from rlm.core.types import CallUsage, ModelUsageSummary, UsageSummary
+from rlm.errors import (
+    BudgetExceededError,
+    CancellationError,
+    LimitExceededError,
+    RLMError,
+    TimeoutExceededError,
+    TokenLimitExceededError,
+)
+
+log = logging.getLogger("rlm")
+T = TypeVar("T")
+_POLL = 0.05  # seconds between checks while waiting; also bounds Ctrl-C latency
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_budget: float | None = None
+    max_timeout: float | None = None
+    max_tokens: int | None = None
+    max_errors: int | None = None
+
+
+class RunGuard:
+    """Counts a run's (and its descendants') spend and stops the tree when a limit is hit."""
+
+    def __init__(self, limits: Limits | None = None, parent: RunGuard | None = None):
+        self.limits = limits or Limits()
+        self.parent = parent
+        self.started = time.monotonic()
+        self.deadline = self.started + self.limits.max_timeout if self.limits.max_timeout else None
+        self._lock = threading.Lock()
+        self._usage: dict[str, ModelUsageSummary] = {}
+        self.tokens = 0
+        self.cost = 0.0
+        self._tripped: RLMError | None = None
+        self._interrupts: list[Callable[[], None]] = []
+        self._children: list[RunGuard] = []
+        self._warned_no_cost = False
+        self._wake = threading.Condition(self._lock)
+        self._done = False
+        if parent is not None:
+            parent._adopt(self)
+        elif self.deadline is not None:
+            threading.Thread(target=self._watch_deadline, name="rlm-deadline", daemon=True).start()
+
+    # -- accounting -------------------------------------------------------------------------
+    def charge(self, usage: CallUsage) -> None:
+        """Record one call here and in every ancestor, then enforce the limits."""
+        guard: RunGuard | None = self
+        while guard is not None:
+            guard._add(usage)
+            guard = guard.parent
+        self.check()
+
+    def _add(self, usage: CallUsage) -> None:
+        with self._lock:
+            self._usage.setdefault(usage.model, ModelUsageSummary()).add(usage)
+            self.tokens += usage.total_tokens
+            if usage.cost is not None:
+                self.cost += usage.cost
+            elif self.limits.max_budget is not None and not self._warned_no_cost:
+                self._warned_no_cost = True
+                log.warning(
+                    "max_budget is set but model %r reports no cost; its calls count as $0. "
+                    "Give the client a price table entry to enforce the budget.",
+                    usage.model,
+                )
+        limits = self.limits
+        if limits.max_tokens is not None and self.tokens > limits.max_tokens:
+            self.trip(TokenLimitExceededError(self.tokens, limits.max_tokens))
+        if limits.max_budget is not None and self.cost > limits.max_budget:
+            self.trip(BudgetExceededError(self.cost, limits.max_budget))
+
+    def usage_summary(self) -> UsageSummary:
+        with self._lock:
+            return UsageSummary({m: ModelUsageSummary(**vars(s)) for m, s in self._usage.items()})
+
+    # -- tripping and checking --------------------------------------------------------------
+    def trip(self, error: RLMError) -> None:
+        """Stop this run and everything below it with `error` (first trip wins)."""
+        with self._lock:
+            if self._tripped is not None:
+                return
+            self._tripped = error
+            self._wake.notify_all()
+            interrupts = list(self._interrupts)
+            children = list(self._children)
+        for child in children:
+            child.trip(error)
+        for interrupt in interrupts:
+            try:
+                interrupt()
+            except Exception:
+                log.exception("interrupting a running cell failed")
+
+    def cancel(self) -> None:
+        self.trip(CancellationError())
+
+    @property
+    def tripped(self) -> RLMError | None:
+        guard: RunGuard | None = self
+        while guard is not None:
+            if guard._tripped is not None:
+                return guard._tripped
+            guard = guard.parent
+        return None
+
+    def check(self) -> None:
+        """Raise the error of any limit hit here or above (timeouts checked by the clock)."""
+        now = time.monotonic()
+        guard: RunGuard | None = self
+        while guard is not None:
+            if guard.deadline is not None and now >= guard.deadline and guard._tripped is None:
+                guard.trip(TimeoutExceededError(now - guard.started, guard.limits.max_timeout or 0))
+            guard = guard.parent
+        error = self.tripped
+        if error is not None:
+            raise _copy(error)
+
+    def remaining_time(self) -> float | None:
+        deadlines = []
+        guard: RunGuard | None = self
+        while guard is not None:
+            if guard.deadline is not None:
+                deadlines.append(guard.deadline)
+            guard = guard.parent
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    # -- waiting and interrupting -----------------------------------------------------------
+    def wait(self, future: Future[T]) -> T:
+        """The future's result, unless a limit trips or Ctrl-C arrives first."""
+        while True:
+            self.check()
+            remaining = self.remaining_time()
+            step = _POLL if remaining is None else min(_POLL, remaining + 0.001)
+            try:
+                return future.result(timeout=step)
+            except TimeoutError:
+                continue
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking call (a model request) on a pool thread and `wait` for it, so a
+        limit or Ctrl-C is noticed even while the call hangs."""
+        from rlm.core.workers import POOL
+
+        return self.wait(POOL.submit(lambda: fn(*args, **kwargs)))
+
+    def on_trip(self, interrupt: Callable[[], None]) -> Callable[[], None]:
+        """Call `interrupt` when this run trips; returns a function that unregisters it."""
+        with self._lock:
+            self._interrupts.append(interrupt)
+
+        def remove() -> None:
+            with self._lock:
+                if interrupt in self._interrupts:
+                    self._interrupts.remove(interrupt)
+
+        return remove
+
+    def _adopt(self, child: RunGuard) -> None:
+        with self._lock:
+            self._children.append(child)
+            tripped = self._tripped
+        if tripped is not None:
+            child.trip(tripped)
+
+    def release(self) -> None:
+        """Detach from the parent when the run ends (the parent keeps the counts)."""
+        if self.parent is not None:
+            with self.parent._lock:
+                if self in self.parent._children:
+                    self.parent._children.remove(self)
+        with self._lock:
+            self._done = True
+            self._wake.notify_all()
+
+    def _watch_deadline(self) -> None:
+        # Wakes exactly at the deadline so a long cell or sub-call is interrupted on time,
+        # not at the next check between iterations.
+        with self._lock:
+            while self._tripped is None and not self._done:
+                remaining = (self.deadline or 0) - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._wake.wait(remaining)
+            if self._tripped is not None or self._done:
+                return
+        self.check_quietly()
+
+    def check_quietly(self) -> None:
+        try:
+            self.check()
+        except RLMError:
+            pass  # the trip itself is the effect we want; the run raises it
+
+
+def _copy(error: RLMError) -> RLMError:
+    """A fresh exception of the same kind (one instance must not be raised in two threads)."""
+    if isinstance(error, LimitExceededError):
+        clone = type(error).__new__(type(error))
+        clone.__dict__.update(error.__dict__)
+        clone.args = error.args
+        return clone
+    if isinstance(error, CancellationError):
+        return CancellationError(error.partial_answer)
+    return error

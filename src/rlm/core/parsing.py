@@ -1,0 +1,104 @@
+"""Reading model output: code blocks to run and a final answer written in prose.
+
+Rules (DESIGN.md, "Final answer"):
+- Every ```repl block runs, in order; ```python / ```py blocks are accepted too.
+- `FINAL(...)` or `FINAL_VAR(...)` counts only when it starts a line outside any code fence;
+  a FINAL quoted inline in prose ("then I will call FINAL(x)") is only an example.
+- The text inside may span lines and contain parentheses and quotes: the matching closing
+  parenthesis is found by scanning, skipping string literals.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+_FENCE = re.compile(
+    r"^[ \t]*```[ \t]*(repl|python|py|python3)?[^\n`]*\n(.*?)^[ \t]*```[ \t]*$",
+    re.DOTALL | re.MULTILINE,
+)
+# Fallback for a closing fence glued to the last line of code ("print(x)```").
+_LOOSE_FENCE = re.compile(r"```[ \t]*(repl|python|py|python3)[ \t]*\n(.*?)```", re.DOTALL)
+_RUNNABLE = {"repl", "python", "py", "python3"}
+_FINAL_START = re.compile(r"^[ \t>*_]*(FINAL_VAR|FINAL)\(", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class FinalMarker:
+    """A FINAL(...) / FINAL_VAR(...) found in prose. `inner` is the raw text inside."""
+
+    kind: str  # "FINAL" or "FINAL_VAR"
+    inner: str
+
+
+def find_code_blocks(text: str) -> list[str]:
+    """The runnable code blocks of a response, in order."""
+    blocks = [m.group(2) for m in _FENCE.finditer(text) if (m.group(1) or "") in _RUNNABLE]
+    if not blocks:
+        blocks = [m.group(2) for m in _LOOSE_FENCE.finditer(text)]
+    return [b.strip("\n") for b in blocks if b.strip()]
+
+
+def strip_code_fences(text: str) -> str:
+    """The prose of a response: every fenced block (any language) removed."""
+    without = _FENCE.sub("\n", text)
+    return _LOOSE_FENCE.sub("\n", without)
+
+
+def find_final(text: str) -> FinalMarker | None:
+    """The first FINAL/FINAL_VAR that starts a line outside code fences."""
+    prose = strip_code_fences(text)
+    for match in _FINAL_START.finditer(prose):
+        # Quote-aware first (FINAL("a (b")); prose apostrophes (FINAL(It's 4)) leave a quote
+        # open to the end, so then match parentheses alone.
+        inner = _balanced_inner(prose, match.end(), quotes=True)
+        if inner is None:
+            inner = _balanced_inner(prose, match.end(), quotes=False)
+        if inner is None:
+            rest = prose[match.end() :].strip()
+            inner = rest.removesuffix(")").strip() if rest else None
+        if inner:
+            return FinalMarker(kind=match.group(1), inner=inner.strip())
+    return None
+
+
+def _balanced_inner(text: str, start: int, *, quotes: bool) -> str | None:
+    """Text from `start` up to the parenthesis closing the one just before it, or None."""
+    depth = 1
+    i = start
+    quote: str | None = None
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if text.startswith(quote, i):
+                i += len(quote)
+                quote = None
+                continue
+        elif quotes and ch in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else ch
+            i += len(quote)
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return text[start:i]
+        i += 1
+    return None
+
+
+def literal_text(inner: str) -> str | None:
+    """If `inner` is a single Python string literal, its value; otherwise None."""
+    stripped = inner.strip()
+    if len(stripped) < 2 or stripped[0] not in "\"'rbfu" or stripped[-1] not in "\"'":
+        return None
+    try:
+        value = ast.literal_eval(stripped)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None

@@ -1,0 +1,129 @@
+"""What the root model is told. Kept lean: small local models pay for every prompt token."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rlm.core.types import QueryMetadata
+from rlm.environments import ToolSpec
+
+SYSTEM_PROMPT = """\
+You answer a query using a Python REPL. The data you need is in the REPL variable `context`. \
+It may be far larger than you can read at once: never print it whole. Inspect it with code, \
+hand pieces of it to sub-models, and combine what they find.
+
+REPL names:
+- `context`: {context_description}
+- `llm_query(prompt, model=None) -> str`: ask a sub-model. It sees only `prompt`, so put the \
+text it needs into the prompt (a sub-model reads roughly {sub_chars:,} characters at most).
+- `llm_query_batched(prompts, model=None) -> list[str]`: many prompts run concurrently; \
+answers come back in order. Much faster than calling llm_query in a loop.
+- `rlm_query(prompt, model=None) -> str` and `rlm_query_batched(prompts)`: {rlm_query_text}
+- `SHOW_VARS()`: your variables. `print(...)` shows values; output over {output_limit:,} \
+characters per block is cut.{extra_names}{tool_text}
+
+Write code in ```repl blocks. They run in order; you see their output next turn. Variables \
+persist between blocks and turns.
+
+Finish with exactly one of:
+- FINAL(your answer) on its own line, outside code;
+- FINAL_VAR(variable_name) on its own line, to answer with a REPL variable's value;
+- FINAL(value) or FINAL_VAR("name") called inside a ```repl block.
+The first FINAL ends the run, so only write it once you have the answer.
+
+Good strategy: look at the context's structure first (type, length, a sample), split it into \
+chunks that fit a sub-model, query the chunks with llm_query_batched, then aggregate in code."""
+
+FIRST_TURN = (
+    "{query_line}You have not looked at `context` yet. Start by inspecting it in a ```repl "
+    "block. Your next action:"
+)
+NEXT_TURN = "{query_line}Continue: write more ```repl code, or finish with FINAL(...)."
+NO_CODE_TURN = (
+    "{query_line}Your last reply ran no code and gave no FINAL. Write a ```repl block, or "
+    "finish with FINAL(answer) on its own line."
+)
+BEST_ANSWER = (
+    "{query_line}You are out of iterations. Reply now with your best final answer as "
+    "FINAL(answer) on its own line, based on what you found so far."
+)
+COMPACTION = (
+    "Your conversation is getting long. Summarise it for yourself: what the task is, what you "
+    "found (with exact values), which REPL variables hold results, and what is left to do. "
+    "Reply with the summary only; the REPL state is kept."
+)
+AFTER_COMPACTION = (
+    "(Earlier turns were summarised above; every earlier message is in the REPL variable "
+    "`history`.) Continue from the summary."
+)
+
+
+def describe_context(meta: QueryMetadata) -> str:
+    lengths = meta.context_lengths
+    if len(lengths) <= 1:
+        return f"a {meta.context_type} of {meta.context_total_length:,} characters."
+    shown = ", ".join(f"{n:,}" for n in lengths[:10])
+    more = f", ... ({len(lengths) - 10} more)" if len(lengths) > 10 else ""
+    return (
+        f"a {meta.context_type} of {len(lengths):,} chunks, {meta.context_total_length:,} "
+        f"characters in all; chunk lengths: {shown}{more}."
+    )
+
+
+def build_system_prompt(
+    meta: QueryMetadata,
+    *,
+    depth: int,
+    max_depth: int,
+    tools: Sequence[ToolSpec],
+    output_limit: int,
+    sub_chars: int = 400_000,
+    turn: int = 0,
+    compaction: bool = False,
+    custom: str | None = None,
+) -> str:
+    if depth + 1 < max_depth:
+        rlm_query_text = (
+            "like llm_query, but the callee is itself an RLM with its own REPL, and the "
+            "prompt becomes its `context`. Use it for sub-tasks that need exploring."
+        )
+    else:
+        rlm_query_text = "at this depth these are plain sub-model calls, same as llm_query."
+    extra = ""
+    if turn > 0:
+        extra = (
+            f"\n- `context_0` .. `context_{turn}`: the contexts of this conversation's turns "
+            f"(`context` is `context_0`; the newest is `context_{turn}`), and `history_0` .. "
+            f"`history_{turn - 1}`: the message lists of earlier turns."
+        )
+    if compaction:
+        extra += "\n- `history`: every message of this run, kept even when turns are summarised."
+    extra += (
+        '\n- `answer`: a dict {"content": "", "ready": False}; set answer["content"] as you go '
+        'and answer["ready"] = True to finish with it.'
+    )
+    tool_text = ""
+    if tools:
+        lines = []
+        for tool in tools:
+            kind = "function" if tool.is_callable else f"value ({type(tool.value).__name__})"
+            desc = f": {tool.description}" if tool.description else ""
+            lines.append(f"- `{tool.name}`: custom {kind}{desc}")
+        tool_text = "\nCustom tools:\n" + "\n".join(lines)
+    template = custom if custom is not None else SYSTEM_PROMPT
+    try:
+        return template.format(
+            context_description=describe_context(meta),
+            sub_chars=sub_chars,
+            rlm_query_text=rlm_query_text,
+            output_limit=output_limit,
+            extra_names=extra,
+            tool_text=tool_text,
+        )
+    except (KeyError, IndexError, ValueError):
+        # A custom prompt with its own braces: use it as written, plus the facts we must state.
+        return f"{template}\n\n`context` is {describe_context(meta)}{tool_text}"
+
+
+def query_line(root_prompt: str | None) -> str:
+    return f'The query to answer: "{root_prompt}"\n\n' if root_prompt else ""

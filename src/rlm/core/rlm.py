@@ -1,0 +1,206 @@
+"""`RLM`: the public entry point. Validates settings once, then runs completions."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from rlm.clients import BaseLM
+from rlm.core.config import Callbacks, ModelRouter, RLMConfig, tool_specs
+from rlm.core.engine import RunScope, new_environment, run
+from rlm.core.limits import Limits, RunGuard
+from rlm.core.types import RLMChatCompletion
+from rlm.environments import BaseEnv, environment_class
+from rlm.errors import CancellationError, ConfigurationError
+from rlm.logger.trajectory import RLMLogger
+
+DEFAULT_ENVIRONMENT = "local"
+
+
+class RLM:
+    """A Recursive Language Model.
+
+    `completion(prompt)` loads `prompt` into a REPL as `context` and lets the root model work
+    on it with code and sub-calls until it gives a final answer. Keyword names follow the
+    reference implementation (`rlms`), so its users can switch.
+    """
+
+    def __init__(
+        self,
+        backend: str | BaseLM = "openai",
+        backend_kwargs: dict[str, Any] | None = None,
+        environment: str = DEFAULT_ENVIRONMENT,
+        environment_kwargs: dict[str, Any] | None = None,
+        max_depth: int = 1,
+        max_iterations: int = 30,
+        max_budget: float | None = None,
+        max_timeout: float | None = None,
+        max_tokens: int | None = None,
+        max_errors: int | None = None,
+        other_backends: list[str | BaseLM] | None = None,
+        other_backend_kwargs: list[dict[str, Any]] | None = None,
+        custom_system_prompt: str | None = None,
+        custom_tools: dict[str, Any] | None = None,
+        custom_sub_tools: dict[str, Any] | None = None,
+        persistent: bool = False,
+        compaction: bool = False,
+        compaction_threshold_pct: float = 0.85,
+        max_concurrent_subcalls: int = 16,
+        sampling_args: dict[str, Any] | None = None,
+        sub_sampling_args: dict[str, Any] | None = None,
+        logger: RLMLogger | None = None,
+        verbose: bool = False,
+        *,
+        output_limit: int = 20_000,
+        on_iteration_start: Callable[[int, int], None] | None = None,
+        on_iteration_complete: Callable[[int, int, float], None] | None = None,
+        on_subcall_start: Callable[[int, str, str], None] | None = None,
+        on_subcall_complete: Callable[[int, str, float, str | None], None] | None = None,
+    ):
+        _require(isinstance(max_depth, int) and max_depth >= 0, "max_depth must be an int >= 0")
+        _require(
+            isinstance(max_iterations, int) and max_iterations >= 1,
+            "max_iterations must be an int >= 1",
+        )
+        _require(max_concurrent_subcalls >= 1, "max_concurrent_subcalls must be >= 1")
+        _require(0 < compaction_threshold_pct <= 1, "compaction_threshold_pct must be in (0, 1]")
+        _require(output_limit >= 100, "output_limit must be >= 100 characters")
+        for name, value in (("max_budget", max_budget), ("max_timeout", max_timeout)):
+            _require(value is None or value > 0, f"{name} must be > 0 (or None for no limit)")
+        _require(max_tokens is None or max_tokens > 0, "max_tokens must be > 0 (or None)")
+        _require(max_errors is None or max_errors > 0, "max_errors must be > 0 (or None)")
+        environment_class(environment)  # unknown names fail here, not mid-run
+        tools = tool_specs(custom_tools, "custom_tools")
+        sub_tools = (
+            tools if custom_sub_tools is None else tool_specs(custom_sub_tools, "custom_sub_tools")
+        )
+        self.config = RLMConfig(
+            backend=backend,
+            backend_kwargs=dict(backend_kwargs or {}),
+            environment=environment,
+            environment_kwargs=dict(environment_kwargs or {}),
+            max_depth=max_depth,
+            max_iterations=max_iterations,
+            limits=Limits(max_budget, max_timeout, max_tokens, max_errors),
+            other_backends=tuple(other_backends or ()),
+            other_backend_kwargs=tuple(other_backend_kwargs or ()),
+            custom_system_prompt=custom_system_prompt,
+            tools=tools,
+            sub_tools=sub_tools,
+            persistent=persistent,
+            compaction=compaction,
+            compaction_threshold_pct=compaction_threshold_pct,
+            max_concurrent_subcalls=max_concurrent_subcalls,
+            sampling_args=dict(sampling_args or {}),
+            sub_sampling_args=dict(sub_sampling_args or {}),
+            output_limit=output_limit,
+            callbacks=Callbacks(
+                on_iteration_start, on_iteration_complete, on_subcall_start, on_subcall_complete
+            ),
+        )
+        self.router = ModelRouter(self.config)
+        self.logger = logger
+        self.verbose = verbose
+        self._printer = None
+        if verbose:
+            from rlm.logger.console import ConsolePrinter
+
+            self._printer = ConsolePrinter()
+        self._persistent_env: BaseEnv | None = None
+        self._persistent_scope: RunScope | None = None
+        self._turn = 0
+        self._lock = threading.Lock()
+
+    # -- public -----------------------------------------------------------------------------
+    def completion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
+        """Answer over `prompt` (str, dict or list), the REPL's `context`. `root_prompt`, if
+        given, is the question shown to the root model every turn."""
+        scope = self._new_scope(prompt)
+        try:
+            return self._run(scope, prompt, root_prompt)
+        except KeyboardInterrupt:
+            scope.guard.cancel()
+            raise CancellationError() from None
+
+    async def acompletion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
+        """`completion` without blocking the event loop; cancelling the task stops the run."""
+        scope = self._new_scope(prompt)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, self._run, scope, prompt, root_prompt)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            scope.guard.cancel()
+            raise
+
+    def close(self) -> None:
+        """Release the persistent environment and the model clients."""
+        if self._persistent_env is not None:
+            self._persistent_env.close()
+            self._persistent_env = None
+        self.router.close()
+
+    def __enter__(self) -> RLM:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals --------------------------------------------------------------------------
+    def _new_scope(self, prompt: Any) -> RunScope:
+        _check_context(prompt)
+        return RunScope(
+            config=self.config,
+            router=self.router,
+            guard=RunGuard(self.config.limits),
+            depth=0,
+            tools=self.config.tools,
+            sink=self.logger.open_run() if self.logger is not None else None,
+            printer=self._printer,
+        )
+
+    def _run(self, scope: RunScope, prompt: Any, root_prompt: str | None) -> RLMChatCompletion:
+        try:
+            if self.config.persistent:
+                return self._persistent_completion(scope, prompt, root_prompt)
+            return run(scope, prompt, root_prompt)
+        finally:
+            scope.guard.release()
+
+    def _persistent_completion(
+        self, scope: RunScope, prompt: Any, root_prompt: str | None
+    ) -> RLMChatCompletion:
+        with self._lock:
+            if self._persistent_env is None:
+                self._persistent_scope = scope
+                self._persistent_env = new_environment(scope)
+            else:
+                # The environment's broker serves the scope it was built with: point that
+                # scope at this turn's guard and sink.
+                held = self._persistent_scope
+                assert held is not None
+                held.guard, held.sink = scope.guard, scope.sink
+                scope = held
+            turn = self._turn
+            result = run(scope, prompt, root_prompt, env=self._persistent_env, turn=turn)
+            self._persistent_env.add_history(scope.last_messages, turn)
+            self._turn += 1
+            return result
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigurationError(message)
+
+
+def _check_context(prompt: Any) -> None:
+    if isinstance(prompt, (bytes, bytearray, memoryview)):
+        raise ConfigurationError(
+            "context is bytes: decode it to str first (e.g. data.decode('utf-8', 'replace'))"
+        )
+    if not isinstance(prompt, (str, dict, list, tuple)):
+        raise ConfigurationError(
+            f"context must be a str, dict or list, not {type(prompt).__name__}"
+        )

@@ -1,0 +1,50 @@
+"""`verbose=True`: a rich view of the run on stderr (responses, code, output, final answer)."""
+
+from __future__ import annotations
+
+import threading
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.syntax import Syntax
+
+from rlm.core.types import REPLResult
+
+_MAX = 2_000
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _MAX else text[:_MAX] + f"\n... [{len(text) - _MAX:,} more chars]"
+
+
+class ConsolePrinter:
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self._lock = threading.Lock()  # child runs print from several threads
+
+    def _print(self, *items: object) -> None:
+        with self._lock:
+            for item in items:
+                self.console.print(item)
+
+    def iteration_start(self, depth: int, number: int) -> None:
+        self._print(f"[bold cyan]── depth {depth} · iteration {number} ──[/]")
+
+    def model_response(self, depth: int, text: str) -> None:
+        self._print(Panel(_cut(text), title=f"model (depth {depth})", border_style="blue"))
+
+    def code_block(self, depth: int, code: str, result: REPLResult) -> None:
+        out = "\n".join(x for x in (result.stdout, result.stderr) if x) or "(no output)"
+        self._print(
+            Syntax(_cut(code), "python", theme="ansi_dark", line_numbers=False),
+            Panel(
+                _cut(out),
+                title=f"output · {result.execution_time:.2f}s · {len(result.rlm_calls)} sub-calls",
+                border_style="red" if result.stderr else "green",
+            ),
+        )
+
+    def final_answer(self, depth: int, answer: str) -> None:
+        self._print(
+            Panel(_cut(answer), title=f"final answer (depth {depth})", border_style="yellow")
+        )

@@ -1,0 +1,129 @@
+"""The trajectory seam: where a run's metadata, iterations and result go.
+
+`RunRecorder` keeps one run in memory (children's trajectories are nested into their
+sub-call records this way). `RLMLogger` also writes each completion to its own JSONL file in
+the reference format, one flushed line at a time, so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from rlm.core.types import RLMChatCompletion, RLMIteration
+
+
+class TrajectorySink(Protocol):
+    def start_run(self, metadata: dict[str, Any]) -> None: ...
+    def log_iteration(self, iteration: RLMIteration) -> None: ...
+    def end_run(self, result: RLMChatCompletion) -> None: ...
+    def trajectory(self) -> dict[str, Any] | None: ...
+
+
+def _now() -> str:
+    return datetime.now().isoformat()
+
+
+class RunRecorder:
+    """One run's trajectory in memory: {"run_metadata": ..., "iterations": [...]}."""
+
+    def __init__(self) -> None:
+        self.run_metadata: dict[str, Any] | None = None
+        self.iterations: list[dict[str, Any]] = []
+        self.result: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    def start_run(self, metadata: dict[str, Any]) -> None:
+        self.run_metadata = dict(metadata)
+        self._write({"type": "metadata", "timestamp": _now(), **self.run_metadata})
+
+    def log_iteration(self, iteration: RLMIteration) -> None:
+        with self._lock:
+            entry = {
+                "type": "iteration",
+                "iteration": len(self.iterations) + 1,
+                "timestamp": _now(),
+                **iteration.to_dict(),
+            }
+            self.iterations.append(entry)
+        self._write(entry)
+
+    def end_run(self, result: RLMChatCompletion) -> None:
+        summary = {
+            "type": "result",
+            "timestamp": _now(),
+            "response": result.response,
+            "usage_summary": result.usage_summary.to_dict(),
+            "execution_time": result.execution_time,
+            "error": result.error,
+        }
+        self.result = summary
+        self._write(summary)
+
+    def trajectory(self) -> dict[str, Any] | None:
+        if self.run_metadata is None:
+            return None
+        out: dict[str, Any] = {
+            "run_metadata": self.run_metadata,
+            "iterations": list(self.iterations),
+        }
+        if self.result is not None:
+            out["result"] = {k: v for k, v in self.result.items() if k != "type"}
+        return out
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        """Recorders keep memory only; the file logger overrides this."""
+
+
+class _FileRun(RunRecorder):
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in end_run
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        line = json.dumps(entry, default=str, ensure_ascii=False)
+        with self._lock:
+            if self._file.closed:
+                return
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def end_run(self, result: RLMChatCompletion) -> None:
+        super().end_run(result)
+        with self._lock:
+            self._file.close()
+
+
+class RLMLogger:
+    """Give it to `RLM(logger=...)`. With `log_dir`, every completion gets its own JSONL file
+    (`<file_name>_<timestamp>_<id>.jsonl`); without, trajectories are kept in memory only.
+    Either way `result.metadata` holds the trajectory."""
+
+    def __init__(self, log_dir: str | os.PathLike[str] | None = None, file_name: str = "rlm"):
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.file_name = file_name
+        self.log_file_path: str | None = None
+        self._last: RunRecorder | None = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def open_run(self) -> RunRecorder:
+        if self.log_dir is None:
+            run: RunRecorder = RunRecorder()
+        else:
+            stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+            path = self.log_dir / f"{self.file_name}_{stamp}_{uuid.uuid4().hex[:8]}.jsonl"
+            run = _FileRun(path)
+            self.log_file_path = str(path)
+        self._last = run
+        return run
+
+    def get_trajectory(self) -> dict[str, Any] | None:
+        """The most recent completion's trajectory (reference-compatible)."""
+        return self._last.trajectory() if self._last else None
