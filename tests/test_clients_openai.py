@@ -248,3 +248,37 @@ def test_missing_usage_counts_zero_and_unknown_cost(fake, caplog):
 def test_describe_has_no_secret(fake):
     client = make(fake, api_key="sk-very-secret")
     assert "sk-very-secret" not in repr(client.describe())
+
+
+def test_an_rlm_run_end_to_end_over_the_real_sdk(fake):
+    """The engine drives the openai client: root turns and a llm_query sub-call all travel
+    over HTTP, and the run's usage summary is the sum of what the server reported."""
+    from rlm import RLM
+
+    def reply(received):
+        messages = received.body["messages"]
+        if messages[0]["role"] != "system":  # the sub-call: one plain user message
+            return Reply(body=openai_completion("the needle is 7", 50, 5))
+        if not any("the needle is 7" in str(m["content"]) for m in messages):
+            code = "```repl\nanswer_text = llm_query('find the needle in: ' + context[:100])\nprint(answer_text)\n```"
+            return Reply(body=openai_completion(code, 500, 40))
+        return Reply(body=openai_completion("FINAL(7)", 700, 4))
+
+    fake.default = reply
+    rlm = RLM(
+        backend="openai",
+        backend_kwargs={
+            "model_name": "gpt-4o-mini",
+            "api_key": "k",
+            "base_url": fake.url + "/v1",
+        },
+        environment="local",
+        max_iterations=4,
+    )
+    result = rlm.completion("haystack " * 50 + "needle=7")
+    assert result.response.strip() == "7"
+    summary = result.usage_summary
+    assert summary.total_calls == len(fake.requests) == 3
+    assert summary.total_input_tokens == 500 + 50 + 700
+    assert summary.total_output_tokens == 40 + 5 + 4
+    assert summary.total_cost == pytest.approx((1250 * 0.15 + 49 * 0.60) / 1e6)
