@@ -282,3 +282,16 @@ def test_an_rlm_run_end_to_end_over_the_real_sdk(fake):
     assert summary.total_input_tokens == 500 + 50 + 700
     assert summary.total_output_tokens == 40 + 5 + 4
     assert summary.total_cost == pytest.approx((1250 * 0.15 + 49 * 0.60) / 1e6)
+
+
+def test_a_stream_cut_mid_answer_is_retried_not_returned_as_whole(fake):
+    from rlm.clients.retry import RetryPolicy
+
+    truncated = openai_stream(["The answer", " is"])[:3]  # no finish chunk, no usage, no [DONE]
+    fake.enqueue(Reply(sse=truncated), Reply(sse=openai_stream(["The answer is 42."], 9, 5)))
+    client = make(fake, stream=True, retry={"max_retries": 2, "initial_delay": 0.01})
+    assert isinstance(client.retry, RetryPolicy)
+    response = client.complete("x")
+    assert response.text == "The answer is 42."
+    assert response.usage.input_tokens == 9
+    assert len(fake.requests) == 2

@@ -19,6 +19,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the e
 
     raise MissingDependencyError("backend 'anthropic'", "anthropic", "anthropic") from exc
 
+from rlm.clients.errors_map import transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_anthropic
 from rlm.core.types import Message
@@ -110,7 +111,7 @@ class AnthropicClient(ProviderLM):
         }
         if base_url:
             self._client_kwargs["base_url"] = base_url
-        self._sdk_errors = (anthropic.AnthropicError,)
+        self._sdk_errors = (anthropic.AnthropicError, *transport_errors())
         self.client = anthropic.Anthropic(**self._client_kwargs)
         self.endpoint = str(self.client.base_url)
 

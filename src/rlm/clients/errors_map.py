@@ -24,7 +24,34 @@ from rlm.errors import (
     RateLimitError,
 )
 
-__all__ = ["ErrorContext", "Failure", "classify", "parse_retry_after"]
+__all__ = [
+    "ErrorContext",
+    "Failure",
+    "TruncatedResponseError",
+    "classify",
+    "parse_retry_after",
+    "transport_errors",
+]
+
+
+class TruncatedResponseError(Exception):
+    """A streamed answer ended before the provider said it was finished (connection cut
+    mid-stream). Raised by clients, retried like a connection error: a partial answer must
+    never pass for a whole one."""
+
+
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """httpx / httpx2 transport errors: SDKs wrap them for the request itself but not always
+    while a streamed body is being read."""
+    found: list[type[BaseException]] = []
+    for name in ("httpx", "httpx2"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        found.append(module.TransportError)
+    return tuple(found)
+
 
 # Statuses worth another attempt: request timeout, conflict/too early (transient locks),
 # rate limit, server errors, Anthropic's 529 "overloaded".
@@ -131,9 +158,11 @@ def classify(
     exc: BaseException, ctx: ErrorContext, sdk_errors: tuple[type[BaseException], ...]
 ) -> Failure | None:
     """Map one exception to a `Failure`, or None when it is not a provider failure."""
-    if not isinstance(exc, (*sdk_errors, TimeoutError, ConnectionError)):
+    if not isinstance(exc, (*sdk_errors, TimeoutError, ConnectionError, TruncatedResponseError)):
         return None
     where = f"{ctx.backend} ({ctx.model})"
+    if isinstance(exc, TruncatedResponseError):
+        return Failure(ProviderError, f"{where}: {exc}", None, True, None, ctx.model)
     status = _status_of(exc)
     names = _names(exc)
     if status is None:

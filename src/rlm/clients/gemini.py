@@ -20,7 +20,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the e
 
     raise MissingDependencyError("backend 'gemini'", "gemini", "google.genai") from exc
 
-from rlm.clients.errors_map import Failure
+from rlm.clients.errors_map import Failure, transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_gemini
 from rlm.core.types import Message
@@ -29,18 +29,6 @@ from rlm.errors import AuthenticationError
 __all__ = ["GeminiClient"]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """google-genai talks through httpx or httpx2 (whichever is installed)."""
-    found: list[type[BaseException]] = []
-    for name in ("httpx", "httpx2"):
-        try:
-            module = __import__(name)
-        except ImportError:
-            continue
-        found.append(module.TransportError)
-    return tuple(found)
 
 
 def _num(value: Any) -> int:
@@ -112,7 +100,7 @@ class GeminiClient(ProviderLM):
             retry_options=genai_types.HttpRetryOptions(attempts=1),
         )
         self._client_kwargs = client_kwargs
-        self._sdk_errors = (genai_errors.APIError, *_transport_errors())
+        self._sdk_errors = (genai_errors.APIError, *transport_errors())
         self.client = self._make_async_client()
         self.endpoint = base_url or DEFAULT_BASE_URL
 

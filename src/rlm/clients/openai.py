@@ -17,6 +17,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the e
 
     raise MissingDependencyError("backend 'openai'", "openai", "openai") from exc
 
+from rlm.clients.errors_map import TruncatedResponseError, transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_openai
 from rlm.core.types import Message
@@ -95,7 +96,7 @@ class OpenAIClient(ProviderLM):
         self._api_key = self._resolve_api_key(api_key, required=self.api_key_required)
         self._base_url = base_url or self.default_base_url
         self._client_kwargs = client_kwargs
-        self._sdk_errors = (openai.OpenAIError,)
+        self._sdk_errors = (openai.OpenAIError, *transport_errors())
         self.client = self._make_client(openai.OpenAI)
         self.endpoint = str(self.client.base_url)
 
@@ -145,13 +146,22 @@ class OpenAIClient(ProviderLM):
         parts: list[str] = []
         usage = None
         model = None
+        finished = False
         for chunk in chunks:
             model = getattr(chunk, "model", None) or model
             if getattr(chunk, "usage", None) is not None:
                 usage = chunk.usage
             for choice in getattr(chunk, "choices", None) or []:
-                if choice.index == 0 and choice.delta is not None and choice.delta.content:
+                if choice.index != 0:
+                    continue
+                if choice.delta is not None and choice.delta.content:
                     parts.append(choice.delta.content)
+                finished = finished or choice.finish_reason is not None
+        if not finished:
+            raise TruncatedResponseError(
+                f"the stream ended after {len(parts)} piece(s) without a finish_reason "
+                "(connection cut mid-answer)"
+            )
         return RawResult(text="".join(parts), model=model, **_read_usage(usage))
 
     def _send(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:

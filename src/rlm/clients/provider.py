@@ -67,7 +67,7 @@ class ProviderLM(BaseLM):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = 4,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | dict[str, Any] | None = None,
         sampling_args: dict[str, Any] | None = None,
         prices: dict[str, Any] | None = None,
         price_fn: PriceFn | None = None,
@@ -79,6 +79,8 @@ class ProviderLM(BaseLM):
                 f"backend {self.backend!r} needs a model: backend_kwargs={{'model_name': ...}}"
             )
         super().__init__(model_name=model_name, timeout=timeout, sampling_args=sampling_args)
+        if isinstance(retry, dict):  # from a JSON/CLI config
+            retry = RetryPolicy(**{"max_retries": max_retries, **retry})
         self.retry = retry or RetryPolicy(max_retries=max_retries)
         self.prices = PriceTable(prices, price_fn)
         self.cache = as_cache(cache)
