@@ -150,3 +150,11 @@ def test_async(fake):
     responses = asyncio.run(run())
     assert sorted(r.text for r in responses) == ["a1", "a2"]
     assert client.get_usage_summary().total_input_tokens == 11
+
+
+def test_timeout_then_success(fake):
+    fake.enqueue(
+        Reply(body=anthropic_message("late"), delay=1.5), Reply(body=anthropic_message("ok"))
+    )
+    assert make(fake, timeout=0.3).complete("x").text == "ok"
+    assert len(fake.requests) == 2

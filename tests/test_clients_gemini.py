@@ -138,3 +138,15 @@ def test_default_model_and_key_from_environment(fake, monkeypatch):
     assert client.model_name == "gemini-2.5-flash"
     client.complete("x")
     assert fake.requests[0].headers["x-goog-api-key"] == "env-key"
+
+
+def test_timeouts_sync_and_async_are_retried_then_reported(fake):
+    from rlm.errors import ProviderError
+
+    fake.default = lambda r: Reply(body=gemini_response("late"), delay=1.5)
+    client = make(fake, timeout=0.3, retry=RetryPolicy(max_retries=1, initial_delay=0.01))
+    with pytest.raises(ProviderError, match="timed out"):
+        client.complete("x")
+    with pytest.raises(ProviderError, match="timed out"):
+        asyncio.run(client.acomplete("x"))
+    assert len(fake.requests) == 4

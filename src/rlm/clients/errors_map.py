@@ -41,15 +41,20 @@ class TruncatedResponseError(Exception):
 
 
 def transport_errors() -> tuple[type[BaseException], ...]:
-    """httpx / httpx2 transport errors: SDKs wrap them for the request itself but not always
-    while a streamed body is being read."""
+    """Transport errors of the HTTP stacks SDKs use (httpx, httpx2, aiohttp): SDKs wrap them for
+    the request itself but not always while a streamed body is read, and google-genai does not
+    wrap them at all."""
     found: list[type[BaseException]] = []
-    for name in ("httpx", "httpx2"):
+    for name, attr in (
+        ("httpx", "TransportError"),
+        ("httpx2", "TransportError"),
+        ("aiohttp", "ClientError"),
+    ):
         try:
             module = __import__(name)
         except ImportError:
             continue
-        found.append(module.TransportError)
+        found.append(getattr(module, attr))
     return tuple(found)
 
 
@@ -66,6 +71,8 @@ _CONNECTION_NAMES = (
     "ServerDisconnectedError",
     "ClientConnectorError",
     "ClientOSError",
+    "ClientConnectionError",
+    "ClientPayloadError",
     "NetworkError",
 )
 
