@@ -12,12 +12,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, ClassVar
 
-try:
-    import anthropic
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    from rlm.errors import MissingDependencyError
-
-    raise MissingDependencyError("backend 'anthropic'", "anthropic", "anthropic") from exc
+import anthropic
 
 from rlm.clients.errors_map import transport_errors
 from rlm.clients.provider import ProviderLM, RawResult

@@ -11,14 +11,9 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-try:
-    from google import genai
-    from google.genai import errors as genai_errors
-    from google.genai import types as genai_types
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    from rlm.errors import MissingDependencyError
-
-    raise MissingDependencyError("backend 'gemini'", "gemini", "google.genai") from exc
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
 
 from rlm.clients.errors_map import Failure, transport_errors
 from rlm.clients.provider import ProviderLM, RawResult

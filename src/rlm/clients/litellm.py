@@ -20,13 +20,8 @@ if guard.real_requests_blocked():
     # request may leave the machine, so use the copy bundled with the package.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-try:
-    import litellm
-    import openai
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    from rlm.errors import MissingDependencyError
-
-    raise MissingDependencyError("backend 'litellm'", "litellm", exc.name) from exc
+import litellm
+import openai
 
 from rlm.clients.openai import _read_usage
 from rlm.clients.provider import ProviderLM, RawResult

@@ -10,12 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-try:
-    import openai
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    from rlm.errors import MissingDependencyError
-
-    raise MissingDependencyError("backend 'openai'", "openai", "openai") from exc
+import openai
 
 from rlm.clients.errors_map import TruncatedResponseError, transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
