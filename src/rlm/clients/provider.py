@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -89,6 +90,7 @@ class ProviderLM(BaseLM):
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
+        self._async_lock = threading.Lock()
         self._warned_no_usage = False
 
     # -- for subclasses ----------------------------------------------------------------------
@@ -105,10 +107,11 @@ class ProviderLM(BaseLM):
         """One async SDK client per event loop: an httpx async pool is bound to the loop
         it was first used on, and callers may run several loops (asyncio.run per call)."""
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = self._make_async_client()
-            self._async_clients[loop] = client
+        with self._async_lock:  # loops in several threads may ask at once
+            client = self._async_clients.get(loop)
+            if client is None:
+                client = self._make_async_client()
+                self._async_clients[loop] = client
         return client
 
     def _key_hint(self) -> str:
