@@ -18,6 +18,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,12 @@ class Run:
                 if source.get(key):
                     return source[key]
         return None
+
+    @cached_property
+    def search_text(self) -> str:
+        """Everything in the run, lowercased, for the viewer's full-text filter. Cached: a
+        changed file is parsed into new `Run` objects."""
+        return json.dumps(self.to_dict(), default=str, ensure_ascii=False).lower()
 
     def to_dict(self) -> dict[str, Any]:
         return {

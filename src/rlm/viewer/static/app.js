@@ -352,6 +352,7 @@ function nextMark() {
   const m = state.marks[state.markIndex];
   m.classList.add("current");
   m.scrollIntoView({ block: "center" });
+  $("#search-count").textContent = `${state.markIndex + 1} / ${state.marks.length}`;
 }
 
 let searchTimer = null;
