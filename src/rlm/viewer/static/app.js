@@ -246,7 +246,9 @@ function renderRun(run) {
   main.replaceChildren();
   const s = run.summary, its = run.iterations;
   main.append(el("h1", { class: "run-title", text: s.prompt ? preview(s.prompt, 400) : "(prompt not logged)" }));
-  main.append(el("div", { class: "run-sub", text: [s.root_model, s.backend, s.id, s.timestamp].filter(Boolean).join(" · ") }));
+  const md = run.metadata || {};
+  const ctx = md.context_type ? `context: ${md.context_type}` + (md.context_total_length ? `, ${fmtInt(md.context_total_length)} chars` : "") : null;
+  main.append(el("div", { class: "run-sub", text: [s.root_model, s.backend, ctx, s.id, s.timestamp].filter(Boolean).join(" · ") }));
   for (const w of run.warnings || []) main.append(el("div", { class: "warn", text: "⚠ " + w }));
   if (s.error) main.append(el("pre", { class: "err", text: "Run ended with an error: " + s.error }));
   if (!s.finished) main.append(el("div", { class: "warn", text: "No final answer logged: the run is still going, or it stopped early." }));
