@@ -213,6 +213,11 @@ def test_bad_input_fails_before_anything_is_written(tmp_path, args, message):
     assert not list(logs.glob("*")) if logs.exists() else True
 
 
+def test_empty_query_is_a_usage_error():
+    result = invoke(["run", "  ", *scripted("FINAL(x)")])
+    assert result.exit_code == 2 and "the query is empty" in result.stderr
+
+
 def test_bad_backend_kwargs_json_is_a_usage_error():
     result = invoke(["run", "q", "--backend", "scripted", "--backend-kwargs", "{nope"])
     assert result.exit_code == 2
