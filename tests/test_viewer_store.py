@@ -101,6 +101,7 @@ def test_store_skips_bad_files_and_names_them(tmp_path):
     (tmp_path / "good.jsonl").write_bytes((FIXTURES / "nested-subcalls.jsonl").read_bytes())
     (tmp_path / "bad.jsonl").write_text("{")
     (tmp_path / "notes.txt").write_text("ignored: not a log suffix")
+    (tmp_path / "starting.jsonl").write_text("")  # opened, nothing written yet: not an error
     store = LogStore(tmp_path)
     assert [r.id for r in store.runs()] == ["good.jsonl"]
     assert list(store.errors) == ["bad.jsonl"]

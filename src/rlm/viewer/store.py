@@ -303,6 +303,10 @@ class LogStore:
         out: list[Run] = []
         for path in self.files():
             rel = self._rel(path)
+            if _is_empty_file(path):
+                # Opened but nothing written yet (a run starting, or a depth-0 plain call):
+                # not a broken log, just nothing to show.
+                continue
             parsed = self._read(path)
             if isinstance(parsed, LogFormatError):
                 self.errors[rel] = str(parsed).replace(str(path), rel)
@@ -343,3 +347,10 @@ def _mtime_then_name(path: Path) -> tuple[float, str]:
         return (path.stat().st_mtime, path.name)
     except OSError:  # deleted while scanning: sorts last, then fails to read with a message
         return (0.0, path.name)
+
+
+def _is_empty_file(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False  # let the read report it
