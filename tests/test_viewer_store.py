@@ -157,3 +157,13 @@ def test_store_sees_a_run_grow_while_it_is_written(tmp_path):
         f.writelines(lines[2:])
     (run,) = store.runs()
     assert len(run.iterations) == 4 and run.summary()["finished"]
+
+
+def test_completions_appended_to_one_file_are_separate_runs(tmp_path):
+    """Two of our completions in one file (metadata ... result, twice) are two runs."""
+    one = (FIXTURES / "nested-subcalls.jsonl").read_text()
+    log = tmp_path / "two.jsonl"
+    log.write_text(one + one)
+    runs = read_log(log)
+    assert [len(r.iterations) for r in runs] == [4, 4]
+    assert all(r.result is not None for r in runs)

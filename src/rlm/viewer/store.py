@@ -240,19 +240,20 @@ def read_log(path: str | os.PathLike[str]) -> list[Run]:
             else:
                 current.metadata = file_meta
         elif kind == "run_context":
-            if current is None or current.iterations or current.run_context is not None:
+            if current is None or current.iterations or current.run_context or current.result:
                 current = start(file_meta)
             current.run_context = {k: v for k, v in line.items() if k != "type"}
         elif kind == "iteration":
-            if current is None:
-                current = start(file_meta)
+            if current is None or current.result is not None:
+                current = start(file_meta)  # iterations after a result belong to a new run
             current.iterations.append(line)
         elif kind == "result":
             if current is None:
                 current = start(file_meta)
             current.result = {k: v for k, v in line.items() if k != "type"}
         elif kind == "_truncated":
-            assert current is not None
+            if current is None:
+                current = start(file_meta)
             current.warnings.append(f"line {number} is truncated and was skipped")
         else:
             if current is None:
