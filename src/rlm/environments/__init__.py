@@ -24,6 +24,9 @@ __all__ = [
 # name -> ("module:Class", extra that provides its dependencies or None)
 REGISTRY: dict[str, tuple[str, str | None]] = {
     "local": ("rlm.environments.local:LocalREPL", None),
+    "sandbox": ("rlm.environments.sandbox:SandboxREPL", None),
+    "docker": ("rlm.environments.docker:DockerREPL", None),
+    "ipython": ("rlm.environments.ipython:IPythonREPL", "ipython"),
 }
 
 
