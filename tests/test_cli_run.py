@@ -41,7 +41,15 @@ def clean_env(tmp_path, monkeypatch):
 
 
 def scripted(*responses: str) -> list[str]:
-    return ["--backend", "scripted", "--backend-kwargs", json.dumps({"responses": list(responses)})]
+    # The in-process environment: these tests are about the command, not the sandbox.
+    return [
+        "--backend",
+        "scripted",
+        "--backend-kwargs",
+        json.dumps({"responses": list(responses)}),
+        "--environment",
+        "local",
+    ]
 
 
 def invoke(args, input=None):
@@ -239,7 +247,7 @@ def test_settings_come_from_env_and_config_file_and_flags_win(tmp_path, monkeypa
     cfg = tmp_path / "config" / "rlm" / "config.toml"
     cfg.parent.mkdir(parents=True)
     cfg.write_text(
-        'backend = "scripted"\nmax_iterations = 1\n[backend_kwargs]\nresponses = ["FINAL(from-config)"]\n'
+        'backend = "scripted"\nenvironment = "local"\nmax_iterations = 1\n[backend_kwargs]\nresponses = ["FINAL(from-config)"]\n'
     )
     result = invoke(["run", "q", "--no-log", "-q"])
     assert (result.exit_code, result.stdout) == (0, "from-config\n"), result.stderr

@@ -206,6 +206,7 @@ def test_a_log_written_by_the_engine(browser, tmp_path):
     logger = RLMLogger(log_dir=tmp_path / "engine")
     with RLM(
         backend="function",
+        environment="local",
         backend_kwargs={"function": lambda messages: next(answers)},
         max_depth=2,
         logger=logger,

@@ -44,6 +44,7 @@ def test_engine_log_with_a_child_trajectory(tmp_path):
     logger = RLMLogger(log_dir=tmp_path)
     with RLM(
         backend="function",
+        environment="local",
         backend_kwargs={"function": _model_tree()},
         max_depth=2,
         max_iterations=4,
