@@ -229,3 +229,21 @@ def test_a_log_written_by_the_engine(browser, tmp_path):
         text = visible_text(browser, "#iter-0 details.child pre")
         assert "words = len(context.split())" in text
         assert "child saw" in text
+
+
+def test_a_run_being_written_offers_its_new_iterations(browser, viewer):
+    lines = (FIXTURES / "nested-subcalls.jsonl").read_text().splitlines(keepends=True)
+    live = Path("logs", "live.jsonl")
+    live.write_text("".join(lines[:2]))
+    browser.get(viewer.url + "#run=live.jsonl")
+    wait(browser, EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".warn"), "still going"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#run details.iter[data-depth='0']")) == 1
+    with live.open("a") as f:
+        f.writelines(lines[2:])
+    button = wait(browser, EC.element_to_be_clickable((By.ID, "update-banner")))
+    button.click()
+    wait(
+        browser,
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#run details.iter[data-depth='0']")) == 4,
+    )
+    assert "Chapter 2: revenue grew 12%" in browser.find_element(By.CSS_SELECTOR, ".final").text

@@ -301,10 +301,12 @@ async function getJSON(url) {
   if (!res.ok) throw new Error(body.error || res.statusText);
   return body;
 }
+let lastListing = "";
 async function loadRuns() {
   const data = await getJSON("/api/runs?q=" + encodeURIComponent(state.query));
   state.runs = data.runs;
-  renderRunList(data);
+  const listing = JSON.stringify(data);
+  if (listing !== lastListing) { lastListing = listing; renderRunList(data); }
   return data;
 }
 async function openRun(id) {
@@ -363,6 +365,23 @@ $("#search").addEventListener("input", (e) => {
   searchTimer = setTimeout(async () => { state.query = e.target.value.trim(); await loadRuns(); applySearch(); }, 200);
 });
 $("#search").addEventListener("keydown", (e) => { if (e.key === "Enter") nextMark(); });
+
+// ---------- live runs ----------
+// The list is refreshed every few seconds, so new runs appear. When the open run is still
+// being written and has grown, a button offers to show it (re-rendering on its own would
+// fold whatever the user has expanded).
+const POLL_MS = 2000;
+setInterval(async () => {
+  if (document.hidden) return;
+  try { await loadRuns(); } catch (e) { return; } // server stopped: keep what is shown
+  const cur = state.current;
+  if (!cur || $("#update-banner")) return;
+  const fresh = state.runs.find((r) => r.id === cur.summary.id);
+  if (fresh && (fresh.iterations !== cur.iterations.length || fresh.finished !== cur.summary.finished)) {
+    $("#run").prepend(el("button", { id: "update-banner", class: "update", onclick: () => openRun(cur.summary.id) },
+      "This run has new log lines: show them"));
+  }
+}, POLL_MS);
 
 function route() {
   const m = /run=([^&]+)/.exec(location.hash);
