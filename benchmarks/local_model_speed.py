@@ -17,9 +17,9 @@ from rlm.clients.local_model import MODELS, LocalLM
 
 
 def filler(approx_tokens: int) -> str:
-    # ~10 tokens per line for this tokenizer
+    # ~16 tokens per line for this tokenizer
     return "\n".join(
-        f"record {i}: sensor-{i % 17} reading {(i * 37) % 1000} ok" for i in range(approx_tokens // 10)
+        f"record {i}: sensor-{i % 17} reading {(i * 37) % 1000} ok" for i in range(approx_tokens // 16)
     )
 
 

@@ -377,7 +377,7 @@ def test_next_turn_reuses_the_cached_prefix(local_lm):
     # What makes RLM iterations cheap: after a sub-call used the server, the root conversation's
     # next turn still evaluates only its new tokens. Read from llama.cpp's own timings.
     server = local_lm._server().server
-    data = "\n".join(f"item {i}: value {i * 7 % 50}" for i in range(150))
+    data = "\n".join(f"item {i}: value {i * 7 % 50}" for i in range(80))
     turn1 = [
         {"role": "system", "content": "Data:\n" + data},
         {"role": "user", "content": "What is the value of item 3? Number only."},
@@ -391,7 +391,7 @@ def test_next_turn_reuses_the_cached_prefix(local_lm):
     ]
     second = server.handle_chat_completions(local_lm.request_body(turn2, max_tokens=6))
     prompt_tokens = second["usage"]["prompt_tokens"]
-    assert first["timings"]["prompt_n"] > 500
+    assert first["timings"]["prompt_n"] > 400
     assert second["timings"]["prompt_n"] < 40 < prompt_tokens
 
 

@@ -1,0 +1,364 @@
+"""Kernel lockdown the worker applies to itself before it runs any model code.
+
+Standard library only (shipped as source to the worker). Everything goes through `ctypes`
+calls to libc's `syscall`/`prctl`: no third-party binding, so nothing outside the Python
+installation has to be readable by the worker.
+
+Layers, in the order applied:
+1. scrubbed environment (the host also starts the worker with a minimal env);
+2. rlimits: address space, CPU seconds, file size, open files, no core dumps;
+3. capabilities dropped (matters when the host runs as root);
+4. Landlock: read-only on the interpreter's installation and shared libraries, read-write on
+   the private temp dir only; no TCP bind/connect (ABI >= 4); no signals or abstract unix
+   sockets outside the sandbox (ABI >= 6);
+5. seccomp-BPF deny-list: exec, fork (threads allowed), socket creation, fd passing, ptrace,
+   namespaces and mounts, signals to other processes, rlimit changes, kernel keyrings, bpf,
+   perf, io_uring, module loading...
+
+A layer the kernel lacks raises `LockdownUnavailable`, unless the host listed it in
+`allow_degraded` (then it is reported as degraded).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import resource
+from typing import Any
+
+FEATURES = ("rlimits", "capabilities", "landlock", "seccomp")
+
+
+class LockdownUnavailable(Exception):
+    def __init__(self, feature: str, reason: str):
+        self.feature = feature
+        self.reason = reason
+        super().__init__(f"{feature}: {reason}")
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_libc.prctl.restype = ctypes.c_int
+_libc.prctl.argtypes = [
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+]
+
+# x86_64 syscall numbers (the only architecture the seccomp table covers; others fail closed).
+NR = {
+    "clone": 56, "fork": 57, "vfork": 58, "execve": 59, "kill": 62, "ptrace": 101,
+    "socket": 41, "connect": 42, "accept": 43, "sendmsg": 46, "recvmsg": 47, "bind": 49,
+    "listen": 50, "socketpair": 53, "syslog": 103, "setuid": 105, "setgid": 106,
+    "setreuid": 113, "setregid": 114, "setgroups": 116, "setresuid": 117, "setresgid": 119,
+    "setfsuid": 122, "setfsgid": 123, "capset": 126, "rt_sigqueueinfo": 129, "mknod": 133,
+    "uselib": 134, "personality": 135, "vhangup": 153, "modify_ldt": 154, "pivot_root": 155,
+    "adjtimex": 159, "setrlimit": 160, "chroot": 161, "acct": 163, "settimeofday": 164,
+    "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169,
+    "sethostname": 170, "setdomainname": 171, "iopl": 172, "ioperm": 173,
+    "init_module": 175, "delete_module": 176, "quotactl": 179, "tkill": 200,
+    "lookup_dcookie": 212, "clock_settime": 227, "tgkill": 234, "add_key": 248,
+    "request_key": 249, "keyctl": 250, "kexec_load": 246, "migrate_pages": 256,
+    "mknodat": 259, "unshare": 272, "move_pages": 279, "accept4": 288,
+    "rt_tgsigqueueinfo": 297, "perf_event_open": 298, "recvmmsg": 299,
+    "fanotify_init": 300, "prlimit64": 302, "name_to_handle_at": 303,
+    "open_by_handle_at": 304, "clock_adjtime": 305, "sendmmsg": 307, "setns": 308,
+    "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "finit_module": 313,
+    "memfd_create": 319, "kexec_file_load": 320, "bpf": 321, "execveat": 322,
+    "userfaultfd": 323, "pidfd_send_signal": 424, "io_uring_setup": 425,
+    "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
+    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "pidfd_open": 434,
+    "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
+    "quotactl_fd": 443, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
+    "landlock_restrict_self": 446, "memfd_secret": 447, "process_mrelease": 448,
+}  # fmt: skip
+
+# Denied outright with EPERM. clone/clone3/kill/tgkill/prlimit64 get argument checks below.
+DENIED = (
+    "fork", "vfork", "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev",
+    "kcmp", "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen",
+    "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "mount", "umount2", "unshare", "setns",
+    "pivot_root", "chroot", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount",
+    "fspick", "mount_setattr", "keyctl", "add_key", "request_key", "bpf", "perf_event_open",
+    "userfaultfd", "init_module", "finit_module", "delete_module", "kexec_load",
+    "kexec_file_load", "reboot", "swapon", "swapoff", "sethostname", "setdomainname",
+    "iopl", "ioperm", "modify_ldt", "acct", "quotactl", "quotactl_fd", "syslog", "vhangup",
+    "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "io_uring_setup",
+    "io_uring_enter", "io_uring_register", "open_by_handle_at", "name_to_handle_at",
+    "fanotify_init", "mknod", "mknodat", "setuid", "setgid", "setreuid", "setregid",
+    "setresuid", "setresgid", "setfsuid", "setfsgid", "setgroups", "capset", "setrlimit",
+    "memfd_create", "memfd_secret", "personality", "uselib", "lookup_dcookie",
+    "migrate_pages", "move_pages", "process_madvise", "process_mrelease", "tkill",
+    "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal", "pidfd_open",
+    "pidfd_getfd", "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
+)  # fmt: skip
+
+PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+
+def _errno_error(what: str) -> OSError:
+    code = ctypes.get_errno()
+    return OSError(code, f"{what}: {os.strerror(code)}")
+
+
+# -- rlimits ---------------------------------------------------------------------------------
+def set_rlimits(cfg: dict[str, Any], soft_only_memory: bool) -> None:
+    """Address space, CPU, file size, open files, core. With seccomp on, model code cannot
+    call setrlimit, so the memory hard limit may stay open for the host to raise the soft
+    limit from outside (prlimit) when a bigger context arrives."""
+    mem = int(cfg["memory_limit"])
+    resource.setrlimit(
+        resource.RLIMIT_AS, (mem, resource.RLIM_INFINITY if soft_only_memory else mem)
+    )
+    cpu = int(cfg["cpu_limit"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    fsize = int(cfg["max_file_size"])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    nofile = int(cfg["max_open_files"])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+# -- capabilities ----------------------------------------------------------------------------
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def drop_capabilities() -> None:
+    """Empty the bounding, ambient, effective, permitted and inheritable sets (root hosts)."""
+    for cap in range(64):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            if ctypes.get_errno() == errno.EINVAL:  # past the last capability
+                break
+            if ctypes.get_errno() != errno.EPERM:  # EPERM: we had no CAP_SETPCAP, nothing held
+                raise _errno_error("PR_CAPBSET_DROP")
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    if _libc.syscall(NR["capset"], ctypes.byref(header), ctypes.byref(data)) != 0:
+        raise _errno_error("capset")
+
+
+# -- Landlock --------------------------------------------------------------------------------
+LL_EXECUTE, LL_WRITE_FILE, LL_READ_FILE, LL_READ_DIR = 1, 2, 4, 8
+LL_FS_V1 = (1 << 13) - 1
+LL_REFER, LL_TRUNCATE, LL_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+LL_FILE_RIGHTS = LL_EXECUTE | LL_WRITE_FILE | LL_READ_FILE | LL_TRUNCATE | LL_IOCTL_DEV
+LL_NET_BIND_TCP, LL_NET_CONNECT_TCP = 1, 2
+LL_SCOPE_ABSTRACT_UNIX_SOCKET, LL_SCOPE_SIGNAL = 1, 2
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_abi() -> int:
+    abi = _libc.syscall(NR["landlock_create_ruleset"], None, 0, 1)  # ..._VERSION flag
+    return abi if abi > 0 else 0
+
+
+def apply_landlock(read_only: list[str], read_write: list[str]) -> int:
+    """Restrict the filesystem (and TCP, signals where the ABI has them). Returns the ABI."""
+    abi = landlock_abi()
+    if abi < 1:
+        raise LockdownUnavailable(
+            "landlock", f"kernel has no Landlock ({os.strerror(ctypes.get_errno())})"
+        )
+    fs = LL_FS_V1
+    if abi >= 2:
+        fs |= LL_REFER
+    if abi >= 3:
+        fs |= LL_TRUNCATE
+    if abi >= 5:
+        fs |= LL_IOCTL_DEV
+    attr = _RulesetAttr(fs, 0, 0)
+    size = 8
+    if abi >= 4:
+        attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP  # no rule: no TCP at all
+        size = 16
+    if abi >= 6:
+        attr.scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL
+        size = 24
+    ruleset = _libc.syscall(NR["landlock_create_ruleset"], ctypes.byref(attr), size, 0)
+    if ruleset < 0:
+        raise LockdownUnavailable("landlock", str(_errno_error("landlock_create_ruleset")))
+    try:
+        ro = LL_EXECUTE | LL_READ_FILE | LL_READ_DIR
+        for path in read_only:
+            _landlock_rule(ruleset, path, ro)
+        for path in read_write:
+            _landlock_rule(ruleset, path, fs)
+        if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise _errno_error("PR_SET_NO_NEW_PRIVS")
+        if _libc.syscall(NR["landlock_restrict_self"], ruleset, 0) != 0:
+            raise LockdownUnavailable("landlock", str(_errno_error("landlock_restrict_self")))
+    finally:
+        os.close(ruleset)
+    return abi
+
+
+def _landlock_rule(ruleset: int, path: str, access: int) -> None:
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return  # a path this system lacks (e.g. /lib64): nothing to allow
+    try:
+        if not os.path.isdir(path):
+            access &= LL_FILE_RIGHTS
+        rule = _PathBeneathAttr(access, fd)
+        if _libc.syscall(NR["landlock_add_rule"], ruleset, 1, ctypes.byref(rule), 0) != 0:
+            raise _errno_error(f"landlock_add_rule({path})")
+    finally:
+        os.close(fd)
+
+
+# -- seccomp ---------------------------------------------------------------------------------
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+_LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_RET_KILL_PROCESS, _RET_ERRNO, _RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_CLONE_THREAD = 0x00010000
+_CLONE_NEW_ANY = 0x7E020000 | 0x00000080  # CLONE_NEW{NS,CGROUP,UTS,IPC,USER,PID,NET,TIME}
+_OFF_NR, _OFF_ARCH = 0, 4
+
+
+def _arg_lo(i: int) -> int:
+    return 16 + 8 * i
+
+
+def _arg_hi(i: int) -> int:
+    return 16 + 8 * i + 4
+
+
+def build_seccomp_program(pid: int) -> list[tuple[int, int, int, int]]:
+    """The BPF program as (code, jt, jf, k) tuples. Jumps are relative to the next insn."""
+    deny = _RET_ERRNO | errno.EPERM
+    allow = _RET_ALLOW
+    prog: list[tuple[int, int, int, int]] = [
+        (_LD_W_ABS, 0, 0, _OFF_ARCH),
+        (_JEQ, 1, 0, _AUDIT_ARCH_X86_64),
+        (_RET, 0, 0, _RET_KILL_PROCESS),
+        (_LD_W_ABS, 0, 0, _OFF_NR),
+        (_JGE, 0, 1, 0x40000000),  # x32 ABI numbers: refuse
+        (_RET, 0, 0, deny),
+    ]
+    for name in DENIED:
+        prog += [(_JEQ, 0, 1, NR[name]), (_RET, 0, 0, deny)]
+    # clone3 hides its flags in memory seccomp cannot read: ENOSYS makes glibc fall back to
+    # clone(2), whose flags we can check.
+    prog += [(_JEQ, 0, 1, NR["clone3"]), (_RET, 0, 0, _RET_ERRNO | errno.ENOSYS)]
+    # clone: threads only (CLONE_THREAD set, no new namespaces).
+    prog += [
+        (_JEQ, 0, 5, NR["clone"]),
+        (_LD_W_ABS, 0, 0, _arg_lo(0)),
+        (_JSET, 2, 0, _CLONE_NEW_ANY),
+        (_JSET, 0, 1, _CLONE_THREAD),
+        (_RET, 0, 0, allow),
+        (_RET, 0, 0, deny),
+    ]
+    # kill / tgkill: only this process.
+    for name in ("kill", "tgkill"):
+        prog += [
+            (_JEQ, 0, 6, NR[name]),
+            (_LD_W_ABS, 0, 0, _arg_lo(0)),
+            (_JEQ, 0, 3, pid),
+            (_LD_W_ABS, 0, 0, _arg_hi(0)),
+            (_JEQ, 0, 1, 0),
+            (_RET, 0, 0, allow),
+            (_RET, 0, 0, deny),
+        ]
+    # prlimit64: reading is fine, setting (new_limit != NULL) is not.
+    prog += [
+        (_JEQ, 0, 6, NR["prlimit64"]),
+        (_LD_W_ABS, 0, 0, _arg_lo(2)),
+        (_JEQ, 0, 3, 0),
+        (_LD_W_ABS, 0, 0, _arg_hi(2)),
+        (_JEQ, 0, 1, 0),
+        (_RET, 0, 0, allow),
+        (_RET, 0, 0, deny),
+    ]
+    prog.append((_RET, 0, 0, allow))
+    return prog
+
+
+def apply_seccomp() -> int:
+    machine = platform.machine()
+    if machine not in ("x86_64", "AMD64"):
+        raise LockdownUnavailable("seccomp", f"no syscall table for {machine} in this version")
+    prog = build_seccomp_program(os.getpid())
+    filters = (_SockFilter * len(prog))(*[_SockFilter(*insn) for insn in prog])
+    fprog = _SockFprog(len(prog), filters)
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise LockdownUnavailable("seccomp", str(_errno_error("PR_SET_NO_NEW_PRIVS")))
+    # seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog): all threads.
+    if _libc.syscall(317, 1, 1, ctypes.byref(fprog)) != 0:
+        raise LockdownUnavailable("seccomp", str(_errno_error("seccomp(SET_MODE_FILTER)")))
+    return len(prog)
+
+
+# -- all of it -------------------------------------------------------------------------------
+def apply(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Apply every layer `cfg` asks for; returns a report of what is on and what is degraded.
+
+    cfg: memory_limit, cpu_limit, max_file_size, max_open_files, read_only (paths),
+    read_write (paths), layers (subset of FEATURES), allow_degraded (feature names)."""
+    allowed = set(cfg.get("allow_degraded") or ())
+    layers = set(cfg.get("layers") or FEATURES)
+    report: dict[str, Any] = {"degraded": {}}
+    os.environ.clear()
+    os.environ.update(cfg.get("env") or {})
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the host
+
+    def attempt(feature: str, fn: Any) -> None:
+        if feature not in layers:
+            return
+        try:
+            report[feature] = fn()
+        except (LockdownUnavailable, OSError) as exc:
+            if feature not in allowed:
+                raise LockdownUnavailable(feature, getattr(exc, "reason", str(exc))) from exc
+            report["degraded"][feature] = str(exc)
+
+    seccomp_on = "seccomp" in layers and "seccomp" not in allowed
+    attempt("rlimits", lambda: set_rlimits(cfg, soft_only_memory=seccomp_on) or True)
+    attempt("capabilities", lambda: drop_capabilities() or True)
+    attempt("landlock", lambda: apply_landlock(list(cfg["read_only"]), list(cfg["read_write"])))
+    attempt("seccomp", apply_seccomp)
+    return report

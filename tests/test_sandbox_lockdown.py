@@ -1,0 +1,132 @@
+"""The kernel lockdown: what is on, and failing closed where the kernel lacks a layer.
+
+"A kernel without Landlock/seccomp" is produced for real: the worker's interpreter is started
+under a parent seccomp filter that makes those syscalls return ENOSYS, as an old kernel would.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import sys
+import textwrap
+
+import pytest
+
+from env_support import make_env
+from rlm.environments.sandbox import lockdown
+from rlm.errors import SandboxUnavailableError
+
+
+def test_every_layer_is_on_by_default():
+    env = make_env("sandbox")
+    try:
+        report = env.lockdown_report
+        assert report["degraded"] == {}
+        assert report["rlimits"] and report["capabilities"]
+        assert report["landlock"] >= 1
+        assert report["seccomp"] > 100  # instructions in the filter
+    finally:
+        env.close()
+
+
+def test_worker_status_shows_seccomp_and_no_new_privs():
+    env = make_env("sandbox")
+    try:
+        # The worker can read its own status only through an open fd: Landlock hides /proc.
+        with open(f"/proc/{env.worker_pid}/status") as fh:
+            status = fh.read()
+        assert "NoNewPrivs:\t1" in status
+        assert "Seccomp:\t2" in status
+        assert "CapEff:\t0000000000000000" in status
+        assert "CapBnd:\t0000000000000000" in status
+    finally:
+        env.close()
+
+
+def _launcher(tmp_path, hidden_syscalls: list[int]) -> str:
+    """An interpreter wrapper that runs python under a filter hiding `hidden_syscalls`."""
+    script = tmp_path / "old_kernel_python.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import ctypes, os, sys, importlib.util
+            spec = importlib.util.spec_from_file_location("lockdown", {lockdown.__file__!r})
+            L = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(L)
+            prog = [(L._LD_W_ABS, 0, 0, L._OFF_NR)]
+            for nr in {hidden_syscalls!r}:
+                prog += [(L._JEQ, 0, 1, nr), (L._RET, 0, 0, L._RET_ERRNO | 38)]  # ENOSYS
+            prog.append((L._RET, 0, 0, L._RET_ALLOW))
+            arr = (L._SockFilter * len(prog))(*[L._SockFilter(*i) for i in prog])
+            fprog = L._SockFprog(len(prog), arr)
+            assert L._libc.prctl(L.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+            assert L._libc.syscall(317, 1, 0, ctypes.byref(fprog)) == 0
+            os.execv({sys.executable!r}, [{sys.executable!r}, *sys.argv[1:]])
+            """
+        )
+    )
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -I {script} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return str(wrapper)
+
+
+def test_missing_landlock_fails_closed_and_names_the_opt_in(tmp_path):
+    python = _launcher(tmp_path, [444, 445, 446])
+    with pytest.raises(SandboxUnavailableError) as info:
+        make_env("sandbox", python=python)
+    assert "landlock" in str(info.value)
+    assert '"allow_degraded": ["landlock"]' in str(info.value)
+    env = make_env("sandbox", python=python, allow_degraded=["landlock"])
+    try:
+        assert "landlock" in env.lockdown_report["degraded"]
+        # seccomp still holds: no exec
+        assert (
+            "PermissionError" in env.execute_code("import os; os.execv('/bin/true', ['x'])").stderr
+        )
+    finally:
+        env.close()
+
+
+def test_missing_seccomp_fails_closed_and_names_the_opt_in(tmp_path):
+    python = _launcher(tmp_path, [317])  # seccomp(2) itself
+    with pytest.raises(SandboxUnavailableError, match='"allow_degraded": \\["seccomp"\\]'):
+        make_env("sandbox", python=python)
+
+
+@pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap not installed (apt-get install bubblewrap)"
+)
+def test_bubblewrap_wrapper_runs_the_same_worker():
+    env = make_env("sandbox", bubblewrap=True)
+    try:
+        env.load_context("wrapped")
+        result = env.execute_code("import os\nprint(context, os.getpid())")
+        text, pid = result.stdout.split()
+        assert text == "wrapped"
+        assert int(pid) != env.worker_pid  # its own pid namespace
+    finally:
+        env.close()
+
+
+def test_bubblewrap_missing_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SandboxUnavailableError, match="apt-get install bubblewrap"):
+        make_env("sandbox", bubblewrap=True)
+
+
+def test_seccomp_program_shape():
+    prog = lockdown.build_seccomp_program(1234)
+    assert prog[0] == (lockdown._LD_W_ABS, 0, 0, lockdown._OFF_ARCH)
+    assert prog[-1] == (lockdown._RET, 0, 0, lockdown._RET_ALLOW)
+    assert len(prog) < 4096
+    for code, jt, jf, _k in prog:
+        assert jt < 256 and jf < 256
+        assert code in (
+            lockdown._LD_W_ABS,
+            lockdown._JEQ,
+            lockdown._JGE,
+            lockdown._JSET,
+            lockdown._RET,
+        )
