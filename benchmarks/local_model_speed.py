@@ -19,7 +19,8 @@ from rlm.clients.local_model import MODELS, LocalLM
 def filler(approx_tokens: int) -> str:
     # ~16 tokens per line for this tokenizer
     return "\n".join(
-        f"record {i}: sensor-{i % 17} reading {(i * 37) % 1000} ok" for i in range(approx_tokens // 16)
+        f"record {i}: sensor-{i % 17} reading {(i * 37) % 1000} ok"
+        for i in range(approx_tokens // 16)
     )
 
 
@@ -41,9 +42,9 @@ def run_turn(lm: LocalLM, messages: list[dict], max_tokens: int) -> dict:
     }
 
 
-def bench(name: str, prompt_tokens: int, gen_tokens: int) -> None:
+def bench(name: str, prompt_tokens: int, gen_tokens: int, threads: int | None) -> None:
     started = time.perf_counter()
-    lm = LocalLM(model=name, n_ctx=8192)
+    lm = LocalLM(model=name, n_ctx=8192, n_threads=threads)
     lm.complete("hi", max_tokens=1)  # loads the model
     load = time.perf_counter() - started
     system = {"role": "system", "content": "Answer from the data.\n" + filler(prompt_tokens)}
@@ -71,9 +72,10 @@ def main() -> None:
     parser.add_argument("--model", action="append", choices=list(MODELS))
     parser.add_argument("--prompt-tokens", type=int, default=1500)
     parser.add_argument("--gen-tokens", type=int, default=96)
+    parser.add_argument("--threads", type=int, default=None, help="default: all usable cores")
     args = parser.parse_args()
     for name in args.model or list(MODELS)[::-1]:
-        bench(name, args.prompt_tokens, args.gen_tokens)
+        bench(name, args.prompt_tokens, args.gen_tokens, args.threads)
 
 
 if __name__ == "__main__":

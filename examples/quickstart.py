@@ -49,7 +49,7 @@ def main() -> None:
     )
     parser.add_argument("--model-path", default=None, help="any GGUF file instead")
     parser.add_argument("--lines", type=int, default=200, help="haystack size in lines")
-    parser.add_argument("--max-iterations", type=int, default=6)
+    parser.add_argument("--max-iterations", type=int, default=4)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
 
@@ -63,7 +63,6 @@ def main() -> None:
     rlm = RLM(
         backend="local",
         backend_kwargs={k: v for k, v in backend_kwargs.items() if v is not None},
-        environment="local",
         max_iterations=args.max_iterations,
         # Small local models follow a short, concrete recipe better than the default prompt.
         custom_system_prompt=SMALL_MODEL_SYSTEM_PROMPT,

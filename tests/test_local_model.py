@@ -414,7 +414,7 @@ def test_rlm_finds_a_needle_end_to_end():
         backend="local",
         backend_kwargs={"model": name, "n_ctx": 8192},
         environment="local",
-        max_iterations=5,
+        max_iterations=3,  # the 0.5B model ends via the best-answer call
         custom_system_prompt=SMALL_MODEL_SYSTEM_PROMPT,
     )
     result = rlm.completion(context, root_prompt="What is the secret code?")
