@@ -372,6 +372,27 @@ def test_one_server_shared_by_clients_and_threads(local_lm):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_server_http_port_refuses_other_programs(local_lm):
+    # llama.cpp also serves its API on a loopback port; without our random key it must refuse.
+    import json
+    import urllib.error
+    import urllib.request
+
+    address = local_lm._server().server.listening_address
+    assert address.startswith("http://127.0.0.1:")
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+    request = urllib.request.Request(
+        address + "/v1/chat/completions",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=30)
+    assert info.value.code == 401
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_next_turn_reuses_the_cached_prefix(local_lm):
     # What makes RLM iterations cheap: after a sub-call used the server, the root conversation's
