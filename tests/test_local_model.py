@@ -372,6 +372,61 @@ def test_one_server_shared_by_clients_and_threads(local_lm):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_timeout_stops_generation(local_lm):
+    from rlm.errors import ProviderError
+
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="no complete answer within"):
+        local_lm.complete("Count from 1 to 1000, separated by commas.", max_tokens=1000, timeout=2)
+    assert time.monotonic() - started < 60
+    # The server is still usable afterwards.
+    assert local_lm.complete("Reply with the single word: yes", max_tokens=4).text
+
+
+_SIGINT_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from rlm.clients.local_model import LocalLM
+    lm = LocalLM(model=sys.argv[1], n_ctx=1024)
+    lm.complete("hi", max_tokens=1)
+    print("ready", flush=True)
+    try:
+        lm.complete("Count from 1 to 1000, separated by commas.", max_tokens=1000)
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_generation_promptly():
+    import signal
+
+    name = _local_model_or_skip()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SIGINT_SCRIPT, name],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out.strip() == "interrupted"
+    assert time.monotonic() - sent < 30
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_server_http_port_refuses_other_programs(local_lm):
     # llama.cpp also serves its API on a loopback port; without our random key it must refuse.
