@@ -8,6 +8,7 @@ Contexts are streamed in chunks (never a second full copy of a string context in
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -45,6 +46,24 @@ def _read_only_paths() -> list[str]:
     return sorted(p for p in paths if p and os.path.exists(p))
 
 
+_ASCII_HEADER = sys.getsizeof("") - 1  # sizeof(PyASCIIObject): where compact ASCII data starts
+
+
+def _ascii_buffer(text: str) -> memoryview | None:
+    """A read-only view of a compact ASCII str's bytes, without copying (CPython layout);
+    None when `text` is not laid out that way. The caller keeps `text` alive."""
+    if (
+        sys.implementation.name != "cpython"
+        or type(text) is not str
+        or len(text) < 1 << 20  # small strings: encoding is cheap, skip the trick
+        or not text.isascii()  # O(1) in CPython: a flag on the object
+        or sys.getsizeof(text) != _ASCII_HEADER + len(text) + 1
+    ):
+        return None
+    raw = (ctypes.c_char * len(text)).from_address(id(text) + _ASCII_HEADER)
+    return memoryview(raw).cast("B").toreadonly()
+
+
 class _Payload:
     """A context or history prepared for streaming: a str is sent in slices of the original
     (the host never holds a second full copy); other values are JSON-encoded once."""
@@ -53,7 +72,8 @@ class _Payload:
 
     def __init__(self, value: Any, what: str):
         if isinstance(value, str):
-            self.kind, self.value, self.size = "str", value, len(value)
+            kind = "ascii" if _ascii_buffer(value) is not None else "str"
+            self.kind, self.value, self.size = kind, value, len(value)
             return
         try:
             data = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
@@ -69,7 +89,17 @@ class _Payload:
         step = CHUNK_CHARS if self.kind == "str" else wire.CHUNK_BYTES
         return max(1, -(-self.size // step))
 
+    def header(self) -> dict[str, Any]:
+        return {"kind": self.kind, "chunks": self.chunk_count(), "nbytes": self.size}
+
     def send(self, channel: wire.Channel) -> None:
+        if self.kind == "ascii":
+            # An ASCII str's internal buffer already is its UTF-8 encoding: send it as is.
+            view = _ascii_buffer(self.value)
+            assert view is not None
+            for start in range(0, max(len(view), 1), wire.CHUNK_BYTES):
+                channel.send_bytes(view[start : start + wire.CHUNK_BYTES])
+            return
         if self.kind == "str":
             text: str = self.value
             for start in range(0, max(len(text), 1), CHUNK_CHARS):
@@ -321,7 +351,7 @@ class SandboxREPL(BaseEnv):
     def _send_payload(self, op: str, index: int, payload: _Payload) -> None:
         msg = {"op": op, "index": index}
         if op == "context":
-            msg.update(kind=payload.kind, chunks=payload.chunk_count())
+            msg.update(payload.header())
             self._request(msg, ("ack",), payload=payload)
         else:
             msg["value"] = json.loads(payload.value) if payload.kind == "json" else payload.value

@@ -112,6 +112,10 @@ class WorkerProcess:
 
         if use_socketpair:
             host_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            for sock in (host_sock, child_sock):  # big buffers: fewer wakeups for contexts
+                for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, opt, 4 * 1024 * 1024)
             self._sock = host_sock
             child_fd = child_sock.fileno()
             cmd = [*argv, "-c", BOOTSTRAP, str(child_fd), str(child_fd)]

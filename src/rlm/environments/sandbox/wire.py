@@ -91,6 +91,19 @@ class Channel:
         except (ValueError, RecursionError) as exc:
             raise WireError(f"undecodable JSON frame: {exc}") from exc
 
+    def recv_bytes_into(self, view: memoryview) -> int:
+        """Read one bytes frame straight into `view` (no intermediate copy); returns its size."""
+        length, kind = HEADER.unpack(self._read_exact(HEADER.size))
+        if kind != KIND_BYTES or length > len(view) or length > self.max_message:
+            raise WireError(f"expected a bytes frame of at most {len(view)} bytes")
+        got = 0
+        while got < length:
+            k = self._reader.readinto(view[got:length])
+            if not k:
+                raise ChannelClosed("peer closed the channel")
+            got += k
+        return length
+
     def _read_exact(self, n: int) -> bytes:
         buf = bytearray(n)
         view = memoryview(buf)

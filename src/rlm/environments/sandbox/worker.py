@@ -86,11 +86,33 @@ class Worker:
             os._exit(0)
 
     def read_payload(self, msg: dict[str, Any]) -> Any:
+        if msg.get("kind") == "ascii":
+            text = _new_ascii_str(int(msg["nbytes"]))
+            if text is not None:
+                # Received straight into the new str's buffer: one copy, 1x the context.
+                view = _str_buffer(text)
+                offset = 0
+                for _ in range(int(msg["chunks"])):
+                    offset += self.channel.recv_bytes_into(view[offset:])
+                view.release()
+                if offset != len(text):
+                    raise ValueError("ascii context payload did not match its header")
+                return text
+            # Fallback: one buffer, filled in place, decoded once (2x the context).
+            buf = bytearray(int(msg["nbytes"]))
+            view = memoryview(buf)
+            offset = 0
+            for _ in range(int(msg["chunks"])):
+                offset += self.channel.recv_bytes_into(view[offset:])
+            view.release()
+            text = buf.decode("ascii")
+            del buf
+            return text
         if msg.get("kind") == "str":
             parts = []
             for _ in range(int(msg["chunks"])):
                 _k, data = self.channel.recv()
-                parts.append(bytes(data).decode("utf-8", "surrogatepass"))
+                parts.append(data.decode("utf-8", "surrogatepass"))
                 del data
             text = "".join(parts)
             parts.clear()
@@ -168,6 +190,33 @@ class Worker:
                 send({"op": "pong", "id": msg.get("id")})
             elif op == "shutdown":
                 os._exit(0)
+
+
+_ASCII_HEADER = sys.getsizeof("") - 1  # sizeof(PyASCIIObject) in CPython
+
+
+def _new_ascii_str(n: int) -> Any:
+    """A fresh, not yet shared, compact ASCII str of n characters (CPython's PyUnicode_New,
+    as C code fills strings), or None when this interpreter is not laid out that way."""
+    if sys.implementation.name != "cpython" or n < 1 << 20:
+        return None
+    import ctypes
+
+    new = ctypes.pythonapi.PyUnicode_New
+    new.restype = ctypes.py_object
+    new.argtypes = [ctypes.c_ssize_t, ctypes.c_uint32]
+    text = new(n, 127)
+    if sys.getsizeof(text) != _ASCII_HEADER + n + 1:
+        return None
+    return text
+
+
+def _str_buffer(text: str) -> memoryview:
+    import ctypes
+
+    address = id(text) + _ASCII_HEADER
+    raw = (ctypes.c_char * len(text)).from_address(address)
+    return memoryview(raw).cast("B")
 
 
 def _fatal(exc: BaseException) -> None:
