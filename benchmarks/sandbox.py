@@ -185,10 +185,16 @@ def main() -> None:
     )
     latency = 0.05
     report: dict[str, Any] = {
-        "machine": {"python": platform.python_version(), "kernel": platform.release(),
-                    "cpus": os.cpu_count()},  # fmt: skip
-        "round_trip": {}, "batch_64": {"fake_model_latency_s": latency}, "context_load": {},
-    }  # fmt: skip
+        "machine": {
+            "python": platform.python_version(),
+            "kernel": platform.release(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+        },
+        "round_trip": {},
+        "batch_64": {"fake_model_latency_s": latency},
+        "context_load": {},
+    }
     for env in ("local", "sandbox"):
         report["round_trip"][env] = bench_round_trip(env, repeat)
         report["batch_64"][env] = bench_batch(env, 5 if args.quick else 10, latency)
@@ -222,8 +228,8 @@ def render(r: dict[str, Any]) -> str:
     lines = [
         "# sandbox vs local",
         "",
-        f"Python {m['python']}, kernel {m['kernel']}, {m['cpus']} CPUs. One run, "
-        "`python benchmarks/sandbox.py`.",
+        f"Python {m['python']}, kernel {m['kernel']}, {m['cpus']} CPUs, load average "
+        f"{m['load_average'][0]:.1f} at the start. One run, `python benchmarks/sandbox.py`.",
         "",
         "| measure | local | sandbox | ratio | target |",
         "|---|---|---|---|---|",
