@@ -171,3 +171,32 @@ def test_close_kills_the_worker_and_removes_its_temp_dir():
     env.close()
     assert not _alive(pid)
     assert not os.path.exists(tmpdir)
+
+
+def test_partial_answer_is_kept_by_the_host_after_the_worker_is_killed(sandbox):
+    sandbox.execute_code("answer['content'] = 'half done'")
+    assert sandbox.partial_answer == "half done"
+    sandbox.interrupt()
+    assert sandbox.partial_answer == "half done"
+
+
+def test_close_from_another_thread_ends_a_running_cell_without_a_new_worker():
+    env = make_env("sandbox", cell_timeout=60)
+    pid = env.worker_pid
+    closer = threading.Timer(0.5, env.close)
+    closer.start()
+    result = env.execute_code("import time\ntime.sleep(30)")
+    closer.join()
+    assert result.state_lost and "closed" in result.stderr
+    assert env.worker_pid is None
+    assert not _alive(pid)
+
+
+def test_an_oversized_callback_request_is_an_error_in_model_code():
+    env = make_env("sandbox", max_message=1024 * 1024)
+    try:
+        result = env.execute_code("llm_query('x' * 5_000_000)")
+        assert "too large" in result.stderr and not result.state_lost
+        assert env.execute_code("print(llm_query('small'))").stdout.strip() == "echo:small"
+    finally:
+        env.close()

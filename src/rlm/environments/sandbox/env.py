@@ -183,6 +183,7 @@ class SandboxREPL(BaseEnv):
         self._note: str | None = None  # told to the model with the next cell's output
         self._interrupted = False
         self._seq = 0
+        self._partial: str | None = None
         self._start()
 
     # -- configuration ------------------------------------------------------------------------
@@ -263,6 +264,8 @@ class SandboxREPL(BaseEnv):
 
     # -- worker lifecycle ---------------------------------------------------------------------
     def _start(self) -> None:
+        if self._closed:
+            raise REPLEnvironmentError(f"this {type(self).__name__} is closed")
         self._tmpdir = tempfile.mkdtemp(prefix="rlm-sandbox-")
         try:
             self._worker = self._spawn()
@@ -435,6 +438,8 @@ class SandboxREPL(BaseEnv):
             else {}
         )
         final = reply.get("final_answer")
+        partial = reply.get("partial_answer")
+        self._partial = partial if isinstance(partial, str) else None
         stderr = text("stderr")
         if note:
             stderr = f"{note}\n{stderr}"
@@ -449,6 +454,8 @@ class SandboxREPL(BaseEnv):
 
     def _lost(self, what: str, note: str | None) -> REPLResult:
         """The worker is gone: say so, and have a fresh one with contexts reloaded."""
+        if self._closed:  # close() from another thread killed it: no fresh worker
+            return REPLResult(stderr=f"{what}\nThe environment was closed.", state_lost=True)
         try:
             self._restart("")
             self._note = None
@@ -480,13 +487,9 @@ class SandboxREPL(BaseEnv):
 
     @property
     def partial_answer(self) -> str | None:
-        with self._lock:
-            try:
-                reply = self._request({"op": "partial"}, ("partial",), 10.0)
-            except (WorkerLost, REPLEnvironmentError):
-                return None
-        value = reply.get("value")
-        return value if isinstance(value, str) else None
+        """`answer["content"]` as of the last finished cell (kept by the host, so it is still
+        there after a limit killed the worker)."""
+        return self._partial
 
     def interrupt(self) -> None:
         """Kill the running cell (and its worker) from any thread; the next call restarts."""

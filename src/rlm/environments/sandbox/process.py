@@ -158,7 +158,10 @@ class WorkerProcess:
         except wire.WireError as exc:
             self.kill("worker exited during start")
             raise WorkerLost(f"worker exited during start: {exc}; {self.stderr_tail()}") from exc
-        threading.Thread(target=self._read_loop, name="rlm-worker-reader", daemon=True).start()
+        self._reader = threading.Thread(
+            target=self._read_loop, name="rlm-worker-reader", daemon=True
+        )
+        self._reader.start()
         try:
             ready = self._wait_for(("ready", "unavailable"), start_timeout, count_time=False)
         except WorkerLost as exc:
@@ -359,6 +362,11 @@ class WorkerProcess:
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
+        reader = getattr(self, "_reader", None)
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout=5)  # it sees EOF: the worker is dead and the socket shut
+        # Callbacks still running on the pool must not write to a recycled fd number.
+        self.channel.close()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):

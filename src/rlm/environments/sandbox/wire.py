@@ -50,6 +50,7 @@ class Channel:
         self.max_message = max_message
         self._reader = open(rfd, "rb", buffering=0, closefd=False)  # noqa: SIM115
         self._send_lock = threading.Lock()
+        self._closed = False
 
     # -- sending ------------------------------------------------------------------------
     def send_json(self, obj: Any) -> None:
@@ -62,6 +63,8 @@ class Channel:
         if len(data) > self.max_message:
             raise WireError(f"message of {len(data)} bytes exceeds the {self.max_message} limit")
         with self._send_lock:
+            if self._closed:  # the fd number may already belong to someone else
+                raise ChannelClosed("channel closed")
             self._write_all(HEADER.pack(len(data), kind))
             self._write_all(data)
 
@@ -119,4 +122,7 @@ class Channel:
         return bytes(buf) if n < 65536 else buf  # type: ignore[return-value]
 
     def close(self) -> None:
+        """Stop sending for good. Call before the owner closes the fds."""
+        with self._send_lock:
+            self._closed = True
         self._reader.close()

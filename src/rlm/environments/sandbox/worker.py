@@ -50,6 +50,10 @@ class Worker:
             with self.pending_lock:
                 self.pending.pop(rid, None)
             raise TypeError(f"{name}: arguments must be JSON values ({exc})") from None
+        except wire.WireError as exc:
+            with self.pending_lock:
+                self.pending.pop(rid, None)
+            raise ValueError(f"{name}: request too large ({exc}); send smaller pieces") from None
         slot[0].wait()
         reply = slot[1]
         if reply.get("ok"):
@@ -159,7 +163,7 @@ class Worker:
             self.session._execute = _ipython_executor(self.session)
         threading.Thread(target=self.reader, name="rlm-channel", daemon=True).start()
         send = self.channel.send_json
-        max_final = int(cfg.get("max_final_chars") or 8_000_000)
+        max_final = int(cfg.get("max_final_chars") or 4_000_000)
         while True:
             msg = self.inbox.get()
             op = msg.get("op")
@@ -169,6 +173,7 @@ class Worker:
                 if isinstance(final, str) and len(final) > max_final:
                     out["final_answer"] = final[:max_final]
                     out["stderr"] += f"\n[final answer cut to {max_final} characters]\n"
+                out["partial_answer"] = self.session.partial_answer
                 out["op"] = "result"
                 out["id"] = msg.get("id")
                 send(out)
@@ -184,10 +189,6 @@ class Worker:
             elif op == "resolve":
                 value = self.session.resolve(str(msg.get("name", "")))
                 send({"op": "resolved", "id": msg.get("id"), "value": value})
-            elif op == "partial":
-                send({"op": "partial", "id": msg.get("id"), "value": self.session.partial_answer})
-            elif op == "ping":
-                send({"op": "pong", "id": msg.get("id")})
             elif op == "shutdown":
                 os._exit(0)
 
