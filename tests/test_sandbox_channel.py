@@ -182,3 +182,23 @@ def test_worker_sees_a_scrubbed_environment(monkeypatch):
     finally:
         env.close()
     assert os.environ["OPENAI_API_KEY"] == "sk-secret-should-not-leak"
+
+
+def test_a_large_ascii_context_takes_the_zero_copy_path_intact():
+    import hashlib
+    import random
+
+    rng = random.Random(7)
+    text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz \n") for _ in range(3_000_001))
+    env = make_env("sandbox")
+    try:
+        env.load_context(text)
+        env.load_context(text[:1000], 1)  # small: the ordinary path
+        result = env.execute_code(
+            "import hashlib\nprint(len(context), hashlib.sha256(context.encode()).hexdigest(),"
+            " context.isascii(), context_1 == context[:1000])"
+        )
+        expected = f"{len(text)} {hashlib.sha256(text.encode()).hexdigest()} True True"
+        assert result.stdout.strip() == expected
+    finally:
+        env.close()

@@ -128,6 +128,8 @@ class SandboxREPL(BaseEnv):
     executor: str | None = None
     #: socketpair channel (local process) or stdin/stdout (a process behind `docker run -i`)
     use_socketpair: bool = True
+    #: the worker's memory cap can be raised from outside (prlimit); docker cannot
+    memory_in_place: bool = True
 
     def __init__(
         self,
@@ -184,6 +186,7 @@ class SandboxREPL(BaseEnv):
         self._interrupted = False
         self._seq = 0
         self._partial: str | None = None
+        self._cells_run = 0
         self._start()
 
     # -- configuration ------------------------------------------------------------------------
@@ -292,6 +295,7 @@ class SandboxREPL(BaseEnv):
                 max_message=self.max_message,
                 start_timeout=self.start_timeout,
                 use_socketpair=self.use_socketpair,
+                on_kill=self._on_worker_kill,
             )
         except LockdownFailed as exc:
             raise SandboxUnavailableError(
@@ -304,6 +308,9 @@ class SandboxREPL(BaseEnv):
             raise REPLEnvironmentError(f"the sandbox worker failed to start: {exc.reason}") from exc
         except OSError as exc:
             raise REPLEnvironmentError(f"cannot start the sandbox worker ({exc})") from exc
+
+    def _on_worker_kill(self) -> None:
+        """Extra step when a worker is killed (docker: stop the container)."""
 
     def _host_call(self, name: str, payload: dict[str, Any]) -> Any:
         if self.host is None:
@@ -375,8 +382,12 @@ class SandboxREPL(BaseEnv):
         with self._lock:
             self._contexts[index] = payload
             worker = self._worker
-            if worker is not None and not worker.set_memory_limit(self._memory_limit()):
-                self._restart("The REPL worker was restarted to give it room for a new context.")
+            grown = worker is not None and self.memory_in_place
+            if worker is not None and not (grown and worker.set_memory_limit(self._memory_limit())):
+                # A fresh worker with a bigger cap; only news to the model if cells have run.
+                note = "The REPL worker was restarted (state lost) to make room for a new context."
+                self._restart(note if self._cells_run else "")
+                self._note = self._note or None
                 return
             self._with_recovery(lambda: self._send_payload("context", index, payload),
                                 "loading a context")  # fmt: skip
@@ -403,6 +414,7 @@ class SandboxREPL(BaseEnv):
                 raise REPLEnvironmentError(f"this {type(self).__name__} is closed")
             note, self._note = self._note, None
             self._interrupted = False
+            self._cells_run += 1
             try:
                 if self._worker is None:
                     self._start()

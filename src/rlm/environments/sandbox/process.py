@@ -95,6 +95,7 @@ class WorkerProcess:
         max_message: int,
         start_timeout: float = 60.0,
         use_socketpair: bool = True,
+        on_kill: Callable[[], None] | None = None,
     ):
         self.host_call = host_call
         self.pool = pool
@@ -109,6 +110,7 @@ class WorkerProcess:
         self._stderr_tail = b""
         self.lockdown_report: dict[str, Any] = {}
         self._killed_reason: str | None = None
+        self._on_kill = on_kill  # e.g. `docker kill`: the CLI's death does not stop a container
 
         if use_socketpair:
             host_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -341,8 +343,14 @@ class WorkerProcess:
     def kill(self, reason: str) -> None:
         """SIGKILL the worker's whole process group (it is a session leader)."""
         with self._cv:
-            if self._killed_reason is None:
+            first = self._killed_reason is None
+            if first:
                 self._killed_reason = reason
+        if first and self._on_kill is not None:
+            try:
+                self._on_kill()
+            except Exception as exc:  # best effort; the process group is killed below anyway
+                log.warning("sandbox worker kill hook failed: %s", exc)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
