@@ -17,6 +17,18 @@ __all__ = ["REGISTRY", "BaseLM", "get_client"]
 REGISTRY: dict[str, tuple[str, str | None]] = {
     "scripted": ("rlm.clients.offline:ScriptedLM", None),
     "function": ("rlm.clients.offline:FunctionLM", None),
+    "openai": ("rlm.clients.openai:OpenAIClient", "openai"),
+    "vllm": ("rlm.clients.openai_compatible:VLLMClient", "openai"),
+    "openrouter": ("rlm.clients.openai_compatible:OpenRouterClient", "openai"),
+    "vercel": ("rlm.clients.openai_compatible:VercelClient", "openai"),
+    "ollama": ("rlm.clients.openai_compatible:OllamaClient", "openai"),
+    "lmstudio": ("rlm.clients.openai_compatible:LMStudioClient", "openai"),
+    "llamacpp": ("rlm.clients.openai_compatible:LlamaCppClient", "openai"),
+    "azure_openai": ("rlm.clients.azure_openai:AzureOpenAIClient", "openai"),
+    "anthropic": ("rlm.clients.anthropic:AnthropicClient", "anthropic"),
+    "gemini": ("rlm.clients.gemini:GeminiClient", "gemini"),
+    "portkey": ("rlm.clients.portkey:PortkeyClient", "portkey"),
+    "litellm": ("rlm.clients.litellm:LiteLLMClient", "litellm"),
 }
 
 

@@ -70,6 +70,12 @@ class BaseLM:
     async def acomplete(self, prompt: Prompt | dict[str, Any], **sampling: Any) -> LMResponse:
         return await asyncio.to_thread(self.complete, prompt, **sampling)
 
+    @property
+    def native_async(self) -> bool:
+        """True when `acomplete` does not just wrap `complete` in a thread: the broker then
+        runs concurrent sub-calls on one event loop instead of one thread each."""
+        return type(self).acomplete is not BaseLM.acomplete
+
     # -- conveniences -----------------------------------------------------------------------
     def completion(self, prompt: Prompt | dict[str, Any]) -> str:
         """Reference-compatible: the text only."""

@@ -7,6 +7,7 @@ behave as they would with a real provider.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import threading
 from collections.abc import Callable, Iterable
@@ -71,7 +72,8 @@ class ScriptedLM(BaseLM):
 
 class FunctionLM(BaseLM):
     """`function(messages) -> str` plays the model. It may also return an `LMResponse` to
-    report exact usage, and may accept a second argument, the sampling keywords."""
+    report exact usage, may accept a second argument (the sampling keywords), and may be an
+    `async def` (then concurrent sub-calls share one event loop, as a real async client)."""
 
     def __init__(
         self,
@@ -95,10 +97,28 @@ class FunctionLM(BaseLM):
         except (TypeError, ValueError):
             self._wants_sampling = False
 
+    @property
+    def native_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.function)
+
+    def _invoke(self, messages: list[Message], sampling: dict[str, Any]) -> Any:
+        merged = {**self.sampling_args, **sampling}
+        return self.function(messages, merged) if self._wants_sampling else self.function(messages)
+
     def complete(self, prompt: Prompt | dict[str, Any], **sampling: Any) -> LMResponse:
         messages = as_messages(prompt)
-        merged = {**self.sampling_args, **sampling}
-        out = self.function(messages, merged) if self._wants_sampling else self.function(messages)
+        out = self._invoke(messages, sampling)
+        if inspect.isawaitable(out):
+            out = asyncio.run(_await(out))
+        return self._response(messages, out)
+
+    async def acomplete(self, prompt: Prompt | dict[str, Any], **sampling: Any) -> LMResponse:
+        if not self.native_async:
+            return await super().acomplete(prompt, **sampling)
+        messages = as_messages(prompt)
+        return self._response(messages, await self._invoke(messages, sampling))
+
+    def _response(self, messages: list[Message], out: Any) -> LMResponse:
         if isinstance(out, LMResponse):
             return LMResponse(out.text, self.record(out.usage))
         if not isinstance(out, str):
@@ -111,3 +131,7 @@ class FunctionLM(BaseLM):
                 usage.model, usage.input_tokens, usage.output_tokens, self.cost_per_call
             )
         return LMResponse(out, self.record(usage))
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable

@@ -8,15 +8,17 @@ by `max_concurrent_subcalls`, keep their order, and report a failed item in its 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from rlm.clients.base import as_messages
-from rlm.core.types import ModelUsageSummary, RLMChatCompletion, UsageSummary
+from rlm.clients.base import BaseLM, as_messages
+from rlm.core.types import LMResponse, ModelUsageSummary, RLMChatCompletion, UsageSummary
+from rlm.core.workers import LOOP, BoundedRunner
 from rlm.environments.base import HOST_CALLS
 from rlm.errors import BrokerError, CancellationError, LimitExceededError, RLMError
 
@@ -32,11 +34,11 @@ class Broker:
 
     def __init__(self, scope: RunScope):
         self.scope = scope
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, scope.config.max_concurrent_subcalls),
-            thread_name_prefix=f"rlm-d{scope.depth}-sub",
-        )
-        self._calls: list[RLMChatCompletion] = []
+        self._pool = BoundedRunner(scope.config.max_concurrent_subcalls)
+        self._semaphore: asyncio.Semaphore | None = None  # created on the loop thread
+        # Slots are reserved when a call is submitted, so records keep the order of the
+        # prompts, not the order in which the calls happened to finish.
+        self._calls: list[_Slot] = []
         self._calls_lock = threading.Lock()
         self._tools: dict[str, Callable[..., Any]] = {
             t.name: t.value for t in scope.tools if t.is_callable
@@ -64,27 +66,42 @@ class Broker:
         """The sub-calls recorded since the last drain (one code block's worth)."""
         with self._calls_lock:
             calls, self._calls = self._calls, []
-        return calls
+        return [slot.record for slot in calls if slot.record is not None]
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Queued sub-calls of a finished run are cancelled; running ones finish unobserved."""
+        self._pool.cancel_waiting()
 
     # -- handlers ---------------------------------------------------------------------------
     def _llm_query(self, prompt: Any, model: str | None = None) -> str:
-        return self.scope.guard.wait(self._pool.submit(self._one_llm_call, prompt, model))
+        return self.scope.guard.wait(self._submit_llm(prompt, model))
 
     def _llm_query_batched(self, prompts: list[Any], model: str | None = None) -> list[str]:
-        return self._batch(self._one_llm_call, prompts, model)
+        _require_list(prompts)
+        scope = self.scope
+        scope.guard.check()
+        client = scope.router.pick(model, scope.depth + 1)
+        if client.native_async:
+            # The whole batch is one task on the loop: one wake-up instead of one per prompt.
+            return scope.guard.wait(LOOP.submit(self._batch_async(client, prompts)))
+        return self._collect(
+            [self._pool.submit(self._one_llm_call, client, p, self._reserve()) for p in prompts]
+        )
 
     def _rlm_query(self, prompt: Any, model: str | None = None) -> str:
         if not self.scope.can_recurse:
             return self._llm_query(prompt, model)
-        return self.scope.guard.wait(self._pool.submit(self._one_child_run, prompt, model))
+        return self.scope.guard.wait(
+            self._pool.submit(self._one_child_run, prompt, model, self._reserve())
+        )
 
     def _rlm_query_batched(self, prompts: list[Any], model: str | None = None) -> list[str]:
         if not self.scope.can_recurse:
             return self._llm_query_batched(prompts, model)
-        return self._batch(self._one_child_run, prompts, model)
+        _require_list(prompts)
+        return self._collect(
+            [self._pool.submit(self._one_child_run, p, model, self._reserve()) for p in prompts]
+        )
 
     def _tool(self, name: str, args: list[Any] | None = None, kwargs: dict | None = None) -> Any:
         tool = self._tools.get(name)
@@ -93,10 +110,8 @@ class Broker:
         return tool(*(args or []), **(kwargs or {}))
 
     # -- the work ---------------------------------------------------------------------------
-    def _batch(self, one: Callable[[Any, str | None], str], prompts: list[Any], model: str | None):
-        if not isinstance(prompts, list):
-            raise TypeError("prompts must be a list")
-        futures: list[Future[str]] = [self._pool.submit(one, p, model) for p in prompts]
+    def _collect(self, futures: list[Future[str]]) -> list[str]:
+        """Results in order; a failed item becomes an error string in its own slot."""
         results = []
         for future in futures:
             try:
@@ -105,39 +120,98 @@ class Broker:
                 for f in futures:
                     f.cancel()
                 raise
-            except Exception as exc:  # one failure stays in its slot
+            except Exception as exc:
                 results.append(f"Error: {type(exc).__name__}: {exc}")
         return results
 
-    def _one_llm_call(self, prompt: Any, model: str | None) -> str:
+    async def _batch_async(self, client: BaseLM, prompts: list[Any]) -> list[str]:
+        slots = [self._reserve() for _ in prompts]
+        tasks = [
+            asyncio.ensure_future(self._one_llm_call_async(client, p, slot))
+            for p, slot in zip(prompts, slots, strict=True)
+        ]
+        try:
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            raise
+        results = []
+        for outcome in outcomes:
+            if isinstance(outcome, (LimitExceededError, CancellationError)):
+                raise outcome
+            if isinstance(outcome, BaseException):
+                results.append(f"Error: {type(outcome).__name__}: {outcome}")
+            else:
+                results.append(outcome)
+        return results
+
+    def _submit_llm(self, prompt: Any, model: str | None) -> Future[str]:
         scope = self.scope
         scope.guard.check()
         client = scope.router.pick(model, scope.depth + 1)
-        name = client.model_name
-        scope.fire("on_subcall_start", scope.depth + 1, name, _preview(prompt))
-        start = time.perf_counter()
-        error: str | None = None
+        if client.native_async:
+            return LOOP.submit(self._one_llm_call_async(client, prompt, self._reserve()))
+        return self._pool.submit(self._one_llm_call, client, prompt, self._reserve())
+
+    def _one_llm_call(self, client: BaseLM, prompt: Any, slot: _Slot) -> str:
+        started = self._started(client, prompt)
         try:
-            response = client.complete(as_messages(prompt), **scope.config.sub_sampling_args)
-        except RLMError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            response = client.complete(as_messages(prompt), **self.scope.config.sub_sampling_args)
+        except BaseException as exc:
+            self._failed(client, started, exc)
             raise
-        finally:
-            elapsed = time.perf_counter() - start
-            scope.fire("on_subcall_complete", scope.depth + 1, name, elapsed, error)
+        return self._finished(client, prompt, started, response, slot)
+
+    async def _one_llm_call_async(self, client: BaseLM, prompt: Any, slot: _Slot) -> str:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.scope.config.max_concurrent_subcalls)
+        async with self._semaphore:
+            started = self._started(client, prompt)
+            try:
+                response = await client.acomplete(
+                    as_messages(prompt), **self.scope.config.sub_sampling_args
+                )
+            except BaseException as exc:
+                self._failed(client, started, exc)
+                raise
+        return self._finished(client, prompt, started, response, slot)
+
+    def _started(self, client: BaseLM, prompt: Any) -> float:
+        self.scope.guard.check()
+        self.scope.fire(
+            "on_subcall_start", self.scope.depth + 1, client.model_name, _preview(prompt)
+        )
+        return time.perf_counter()
+
+    def _failed(self, client: BaseLM, started: float, exc: BaseException) -> None:
+        elapsed = time.perf_counter() - started
+        error = f"{type(exc).__name__}: {exc}"
+        self.scope.fire(
+            "on_subcall_complete", self.scope.depth + 1, client.model_name, elapsed, error
+        )
+
+    def _finished(
+        self, client: BaseLM, prompt: Any, started: float, response: LMResponse, slot: _Slot
+    ) -> str:
+        scope = self.scope
+        elapsed = time.perf_counter() - started
+        scope.fire("on_subcall_complete", scope.depth + 1, client.model_name, elapsed, None)
+        name = response.usage.model or client.model_name
         self._record(
             RLMChatCompletion(
-                root_model=name,
+                root_model=client.model_name,
                 prompt=prompt,
                 response=response.text,
                 usage_summary=UsageSummary({name: _single(response.usage)}),
                 execution_time=elapsed,
-            )
+            ),
+            slot,
         )
         scope.guard.charge(response.usage)
         return response.text
 
-    def _one_child_run(self, prompt: Any, model: str | None) -> str:
+    def _one_child_run(self, prompt: Any, model: str | None, slot: _Slot) -> str:
         scope = self.scope
         scope.guard.check()
         name = scope.router.pick(model, scope.depth + 1).model_name
@@ -153,12 +227,31 @@ class Broker:
             scope.fire(
                 "on_subcall_complete", scope.depth + 1, name, time.perf_counter() - start, error
             )
-        self._record(result)
+        self._record(result, slot)
         return result.response
 
-    def _record(self, completion: RLMChatCompletion) -> None:
+    def _reserve(self) -> _Slot:
+        slot = _Slot()
         with self._calls_lock:
-            self._calls.append(completion)
+            self._calls.append(slot)
+        return slot
+
+    @staticmethod
+    def _record(completion: RLMChatCompletion, slot: _Slot) -> None:
+        # A call that outlives its cell fills a slot already drained: it is not logged twice.
+        slot.record = completion
+
+
+class _Slot:
+    __slots__ = ("record",)
+
+    def __init__(self) -> None:
+        self.record: RLMChatCompletion | None = None
+
+
+def _require_list(prompts: Any) -> None:
+    if not isinstance(prompts, list):
+        raise TypeError(f"prompts must be a list, not {type(prompts).__name__}")
 
 
 def _single(usage: Any) -> ModelUsageSummary:

@@ -1,0 +1,149 @@
+"""`python -m benchmarks <command>`: overhead | throughput | context | tasks | all.
+
+Results go to benchmarks/results/<name>.{json,md} (and .jsonl/.svg for tasks), each with the
+commit and machine they were measured on. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+import benchmarks  # noqa: F401  (puts this checkout's src/ on sys.path)
+from benchmarks import context_scale, engine_overhead, engines, task_runner, throughput
+from benchmarks.tasks import SUITES, build_suite
+
+
+def _engines(args: argparse.Namespace) -> list[str]:
+    return ["ours"] if args.no_reference else list(engines.ENGINES)
+
+
+def _envs(args: argparse.Namespace) -> list[str] | None:
+    return args.envs.split(",") if args.envs else None
+
+
+def cmd_overhead(args: argparse.Namespace) -> None:
+    engine_overhead.main(args.grid, _engines(args), _envs(args), args.name or "engine-overhead")
+
+
+def cmd_throughput(args: argparse.Namespace) -> None:
+    throughput.main(args.grid, _engines(args), _envs(args), args.name or "throughput")
+
+
+def cmd_context(args: argparse.Namespace) -> None:
+    context_scale.main(args.grid, _engines(args), _envs(args), args.name or "context")
+
+
+def cmd_tasks(args: argparse.Namespace) -> None:
+    tasks = build_suite(
+        args.suite,
+        seeds=[int(s) for s in args.seeds.split(",")],
+        families=args.families.split(",") if args.families else None,
+        max_tokens=args.max_context,
+    )
+    if args.limit:
+        tasks = tasks[: args.limit]
+    rlm_kwargs = {
+        "environment": args.environment,
+        "max_iterations": args.max_iterations,
+        "max_timeout": args.max_timeout,
+        "max_depth": 1,
+    }
+    if args.rlm_kwargs:
+        rlm_kwargs.update(json.loads(args.rlm_kwargs))
+    name = args.name or f"tasks-{args.backend}-{args.suite}"
+    task_runner.main(
+        tasks,
+        backend=args.backend,
+        backend_kwargs=json.loads(args.backend_kwargs),
+        methods=args.methods.split(","),
+        rlm_kwargs=rlm_kwargs,
+        window=args.window,
+        name=name,
+        command="python -m benchmarks " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        notes=args.notes or "",
+    )
+
+
+def cmd_all(args: argparse.Namespace) -> None:
+    args.name = None  # each table keeps its own file name
+    cmd_overhead(args)
+    cmd_throughput(args)
+    cmd_context(args)
+    if args.backend != "none":
+        cmd_tasks(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def engine_opts(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--grid",
+            choices=["smoke", "default", "full"],
+            default="default",
+            help="grid size (default: minutes on 2 cores; full: much longer)",
+        )
+        sp.add_argument(
+            "--no-reference",
+            action="store_true",
+            help="measure only our engine (no reference virtualenv)",
+        )
+        sp.add_argument("--envs", help="comma list of environment names to keep (both engines)")
+        sp.add_argument("--name", help="result file name (default: the command name)")
+
+    def task_opts(sp: argparse.ArgumentParser, backend_default: str) -> None:
+        sp.add_argument(
+            "--backend",
+            default=backend_default,
+            help="registered backend name (e.g. local, openai)",
+        )
+        sp.add_argument("--backend-kwargs", default="{}", help="JSON object")
+        sp.add_argument("--suite", choices=sorted(SUITES), default="small")
+        sp.add_argument("--seeds", default="0", help="comma list of seeds")
+        sp.add_argument("--families", help="comma list: niah,oolong,pairs,browsecomp")
+        sp.add_argument("--max-context", type=int, help="skip tasks above this many tokens")
+        sp.add_argument("--limit", type=int, help="run only the first N tasks")
+        sp.add_argument("--methods", default="plain,rlm")
+        sp.add_argument("--environment", default="local", help="RLM environment")
+        sp.add_argument("--max-iterations", type=int, default=8)
+        sp.add_argument("--max-timeout", type=float, default=None, help="seconds per RLM task")
+        sp.add_argument("--rlm-kwargs", help="extra RLM(...) keywords as JSON")
+        sp.add_argument(
+            "--window", type=int, help="plain model window in tokens (default: the client's)"
+        )
+        sp.add_argument("--notes", help="free text recorded with the results")
+
+    for name, fn, help_ in (
+        ("overhead", cmd_overhead, "engine overhead vs the ideal critical path"),
+        ("throughput", cmd_throughput, "sub-call throughput, zero-latency model"),
+        ("context", cmd_context, "context load time and peak RSS, 1 MB to 1 GB"),
+    ):
+        sp = sub.add_parser(name, help=help_)
+        engine_opts(sp)
+        sp.set_defaults(fn=fn)
+    sp = sub.add_parser("tasks", help="long-context task suite: plain model vs RLM")
+    task_opts(sp, "local")
+    sp.add_argument("--name", help="result file name (default: tasks-<backend>-<suite>)")
+    sp.set_defaults(fn=cmd_tasks)
+    sp = sub.add_parser("all", help="overhead, throughput, context, then tasks")
+    engine_opts(sp)
+    task_opts(sp, "none")
+    sp.set_defaults(fn=cmd_all)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Context scale: time to load a context and run one trivial iteration, and peak memory, from
+1 MB to 1 GB, per environment, ours beside the reference.
+
+Each point runs in a fresh process, so peak RSS (getrusage ru_maxrss) belongs to that point
+alone: the host process's peak, and the largest finished child's (an out-of-process worker).
+`rss_before_mb` is the process right after building the context string, so the context
+itself is already counted there; "extra per MB" is what the engine adds on top.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks import engines
+from benchmarks.common import header, markdown_table, write_results
+
+GRIDS: dict[str, list[float]] = {
+    "smoke": [1],
+    "default": [1, 10, 100],
+    "full": [1, 10, 100, 1024],
+}
+
+
+def measure(engine_envs: list[tuple[str, str]], sizes: list[float]) -> list[dict]:
+    rows = []
+    for engine, env in engine_envs:
+        for mb in sizes:
+            try:
+                out = engines.run(engine, {"mode": "context", "env": env, "mb": mb}, timeout=1800)
+            except Exception as exc:  # record the failure as a result, then go on
+                print(f"context {engine} {env} {mb} MB failed: {exc}", file=sys.stderr)
+                rows.append(
+                    {"engine": engine, "env": env, "mb": mb, "ok": False, "error": str(exc)[-500:]}
+                )
+                continue
+            peak_total = out["peak_rss_mb"] + out["peak_child_rss_mb"]
+            row = {
+                "engine": engine,
+                "env": env,
+                "mb": mb,
+                **out,
+                "peak_total_mb": peak_total,
+                "extra_mb_per_mb": (peak_total - out["rss_before_mb"]) / mb,
+            }
+            rows.append(row)
+            print(
+                f"context {engine:9s} {env:18s} {mb:6g} MB load={out['load_s']:.3f}s "
+                f"peak={peak_total:.0f} MB ok={out['ok']}",
+                file=sys.stderr,
+            )
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    body: list[list[Any]] = []
+    for r in rows:
+        if not r.get("ok", False) and "load_s" not in r:
+            body.append(
+                [r["engine"], r["env"], r["mb"], "FAILED", "", "", "", r.get("error", "")[:80]]
+            )
+            continue
+        body.append(
+            [
+                r["engine"],
+                r["env"],
+                r["mb"],
+                r["load_s"],
+                r["peak_rss_mb"],
+                r["peak_child_rss_mb"],
+                r["extra_mb_per_mb"],
+                "" if r["ok"] else "wrong answer",
+            ]
+        )
+    return markdown_table(
+        [
+            "engine",
+            "environment",
+            "context (MB)",
+            "load + 1 iteration (s)",
+            "peak host RSS (MB)",
+            "peak worker RSS (MB)",
+            "extra MB per context MB",
+            "note",
+        ],
+        body,
+    )
+
+
+def main(
+    grid_name: str,
+    engine_names: list[str],
+    envs: list[str] | None,
+    name: str,
+    out_dir: Path | None = None,
+) -> list[dict]:
+    sizes = GRIDS[grid_name]
+    engine_envs = [(e, env) for e in engine_names for env in engines.environments(e, envs)]
+    rows = measure(engine_envs, sizes)
+    meta = header(
+        "context",
+        title="Context scale: load time and peak memory",
+        grid=grid_name,
+        sizes_mb=sizes,
+        engines={e: engines.run(e, {"mode": "version"}) for e in engine_names},
+        command=f"python -m benchmarks context --grid {grid_name}",
+        notes=(
+            "A plain-text context of the given size is passed to completion(); the scripted "
+            "model answers len(context) in its first iteration (checked). Extra MB per context "
+            "MB = (peak host + peak worker - RSS after building the context) / size: 0 means "
+            "no copy at all, 1 means one extra copy."
+        ),
+    )
+    write_results(name, meta, rows, table(rows), out_dir)
+    return rows

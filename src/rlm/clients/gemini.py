@@ -1,0 +1,196 @@
+"""`gemini`: Google Gemini through the official `google-genai` SDK (generateContent).
+
+System messages become `system_instruction`; "assistant" turns become role "model". Key from
+`api_key` or $GEMINI_API_KEY (then $GOOGLE_API_KEY). `base_url` overrides the endpoint
+(`http_options.base_url`). Usage comes from `usage_metadata`: output tokens are
+`candidates_token_count + thoughts_token_count`, since thinking tokens are billed as output.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+try:
+    from google import genai
+    from google.genai import errors as genai_errors
+    from google.genai import types as genai_types
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
+    from rlm.errors import MissingDependencyError
+
+    raise MissingDependencyError("backend 'gemini'", "gemini", "google.genai") from exc
+
+from rlm.clients.errors_map import Failure
+from rlm.clients.provider import ProviderLM, RawResult
+from rlm.clients.sampling import to_gemini
+from rlm.core.types import Message
+from rlm.errors import AuthenticationError
+
+__all__ = ["GeminiClient"]
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """google-genai talks through httpx or httpx2 (whichever is installed)."""
+    found: list[type[BaseException]] = []
+    for name in ("httpx", "httpx2"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        found.append(module.TransportError)
+    return tuple(found)
+
+
+def _num(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) else 0
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return "" if content is None else str(content)
+
+
+def to_contents(messages: list[Message]) -> tuple[str | None, list[Any]]:
+    system_parts: list[str] = []
+    contents: list[Any] = []
+    for message in messages:
+        role = message.get("role", "user")
+        text = _text(message.get("content"))
+        if role in ("system", "developer"):
+            system_parts.append(text)
+            continue
+        contents.append(
+            genai_types.Content(
+                role="model" if role == "assistant" else "user",
+                parts=[genai_types.Part(text=text)],
+            )
+        )
+    return "\n\n".join(p for p in system_parts if p) or None, contents
+
+
+class GeminiClient(ProviderLM):
+    backend: ClassVar[str] = "gemini"
+    api_key_env: ClassVar[str | None] = "GEMINI_API_KEY"
+    default_model: ClassVar[str | None] = "gemini-2.5-flash"
+
+    def __init__(
+        self,
+        model_name: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int = 4,
+        retry: Any = None,
+        sampling_args: dict[str, Any] | None = None,
+        prices: dict[str, Any] | None = None,
+        price_fn: Any = None,
+        cache: Any = None,
+        **client_kwargs: Any,
+    ):
+        shared: dict[str, Any] = {
+            "max_retries": max_retries,
+            "retry": retry,
+            "sampling_args": sampling_args,
+            "prices": prices,
+            "price_fn": price_fn,
+            "cache": cache,
+        }
+        if timeout is not None:
+            shared["timeout"] = timeout
+        super().__init__(model_name, **shared)
+        key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+        self._api_key = self._resolve_api_key(key)
+        self._http_options = genai_types.HttpOptions(
+            base_url=base_url,
+            timeout=int(self.timeout * 1000),  # milliseconds
+            # One attempt: rlm's RetryPolicy is the only retry layer.
+            retry_options=genai_types.HttpRetryOptions(attempts=1),
+        )
+        self._client_kwargs = client_kwargs
+        self._sdk_errors = (genai_errors.APIError, *_transport_errors())
+        self.client = self._make_async_client()
+        self.endpoint = base_url or DEFAULT_BASE_URL
+
+    def _classify(self, exc: BaseException) -> Failure | None:
+        failure = super()._classify(exc)
+        # Gemini answers a bad key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID), not 401.
+        if failure is not None and failure.status == 400 and (
+            "API_KEY_INVALID" in str(getattr(exc, "details", "")) or "API key" in failure.message
+        ):
+            return Failure(
+                AuthenticationError,
+                f"gemini ({self.model_name}): the provider rejected the API key "
+                f"({getattr(exc, 'message', None) or exc}). Set {self._key_hint()} to a valid key.",
+                400,
+                False,
+                None,
+                self.model_name,
+            )
+        return failure
+
+    def _make_async_client(self) -> Any:
+        # A fresh genai.Client per event loop (its async httpx pool is loop-bound); `.aio`
+        # is taken by the caller.
+        return genai.Client(
+            api_key=self._api_key, http_options=self._http_options, **self._client_kwargs
+        )
+
+    def _request(self, messages: list[Message], args: dict[str, Any]) -> tuple[Any, Any]:
+        system, contents = to_contents(messages)
+        config_fields = to_gemini(args)
+        if system is not None:
+            config_fields["system_instruction"] = system
+        if isinstance(config_fields.get("thinking_config"), dict):
+            # Validated here so a misspelt field fails before any request is sent.
+            config_fields["thinking_config"] = genai_types.ThinkingConfig(
+                **config_fields["thinking_config"]
+            )
+        config = genai_types.GenerateContentConfig(**config_fields) if config_fields else None
+        return contents, config
+
+    def _parse(self, response: Any) -> RawResult:
+        parts: list[str] = []
+        candidates = getattr(response, "candidates", None) or []
+        if candidates and candidates[0].content is not None:
+            for part in candidates[0].content.parts or []:
+                # Thought summaries are not the answer.
+                if getattr(part, "text", None) and not getattr(part, "thought", False):
+                    parts.append(part.text)
+        usage = getattr(response, "usage_metadata", None)
+        model = getattr(response, "model_version", None)
+        if usage is None:
+            return RawResult("".join(parts), 0, 0, model=model, usage_missing=True)
+        return RawResult(
+            text="".join(parts),
+            input_tokens=_num(usage.prompt_token_count),
+            output_tokens=_num(usage.candidates_token_count) + _num(usage.thoughts_token_count),
+            cached_input_tokens=_num(usage.cached_content_token_count),
+            model=model,
+        )
+
+    def _send(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
+        contents, config = self._request(messages, args)
+        response = self.client.models.generate_content(
+            model=model, contents=contents, config=config
+        )
+        return self._parse(response)
+
+    async def _asend(
+        self, model: str, messages: list[Message], args: dict[str, Any]
+    ) -> RawResult:
+        contents, config = self._request(messages, args)
+        response = await self._async_client().aio.models.generate_content(
+            model=model, contents=contents, config=config
+        )
+        return self._parse(response)
+
+    def close(self) -> None:
+        super().close()
+        close = getattr(self.client, "close", None)
+        if callable(close):
+            close()
