@@ -200,3 +200,21 @@ def test_an_oversized_callback_request_is_an_error_in_model_code():
         assert env.execute_code("print(llm_query('small'))").stdout.strip() == "echo:small"
     finally:
         env.close()
+
+
+def test_answer_written_before_a_timeout_is_kept_as_the_partial_answer(sandbox):
+    result = sandbox.execute_code("answer['content'] = 'so far'\nwhile True:\n    pass")
+    assert result.state_lost
+    assert sandbox.partial_answer == "so far"
+
+
+def test_interrupt_between_cells_stops_the_next_cell_only():
+    env = make_env("sandbox")
+    try:
+        env.execute_code("kept = 1")
+        env.interrupt()
+        skipped = env.execute_code("kept = 2")
+        assert "before the cell ran" in skipped.stderr and not skipped.state_lost
+        assert env.execute_code("print(kept)").stdout.strip() == "1"
+    finally:
+        env.close()

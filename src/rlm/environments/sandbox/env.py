@@ -187,6 +187,8 @@ class SandboxREPL(BaseEnv):
         self._seq = 0
         self._partial: str | None = None
         self._cells_run = 0
+        self._running = False
+        self._interrupt_pending = False
         self._start()
 
     # -- configuration ------------------------------------------------------------------------
@@ -414,18 +416,29 @@ class SandboxREPL(BaseEnv):
                 raise REPLEnvironmentError(f"this {type(self).__name__} is closed")
             note, self._note = self._note, None
             self._interrupted = False
+            if self._interrupt_pending:
+                self._interrupt_pending = False
+                return REPLResult(stderr="Interrupted by the host before the cell ran.\n")
             self._cells_run += 1
             try:
                 if self._worker is None:
                     self._start()
-                reply = self._request({"op": "exec", "code": code}, ("result",), self.cell_timeout)
+                self._running = True
+                try:
+                    reply = self._request(
+                        {"op": "exec", "code": code}, ("result",), self.cell_timeout
+                    )
+                finally:
+                    self._running = False
             except CellTimeout:
+                self._keep_peeked()
                 return self._lost(
                     f"Cell timed out after {self.cell_timeout:g}s of execution (time waiting "
                     "on llm_query/rlm_query does not count) and was killed.",
                     note,
                 )
             except WorkerLost as exc:
+                self._keep_peeked()
                 if self._interrupted:
                     return self._lost("Cell interrupted by the host and killed.", note)
                 tail = ""
@@ -463,6 +476,11 @@ class SandboxREPL(BaseEnv):
             final_answer=final if isinstance(final, str) else None,
             truncated_chars=int(number("truncated_chars")),
         )
+
+    def _keep_peeked(self) -> None:
+        worker = self._worker
+        if worker is not None and worker.peeked is not None:
+            self._partial = worker.peeked
 
     def _lost(self, what: str, note: str | None) -> REPLResult:
         """The worker is gone: say so, and have a fresh one with contexts reloaded."""
@@ -506,8 +524,13 @@ class SandboxREPL(BaseEnv):
     def interrupt(self) -> None:
         """Kill the running cell (and its worker) from any thread; the next call restarts."""
         worker = self._worker
+        if not self._running:
+            # No cell to stop (yet): stop the next one before it starts.
+            self._interrupt_pending = True
+            return
         if worker is not None:
             self._interrupted = True
+            worker.peek(0.3)  # keep what the model wrote into `answer` so far
             worker.kill("interrupted by the host")
 
     def close(self) -> None:

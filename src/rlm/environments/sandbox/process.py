@@ -110,6 +110,8 @@ class WorkerProcess:
         self._stderr_tail = b""
         self.lockdown_report: dict[str, Any] = {}
         self._killed_reason: str | None = None
+        self.peeked: str | None = None  # the worker's partial answer, read before a kill
+        self._peek_event = threading.Event()
         self._on_kill = on_kill  # e.g. `docker kill`: the CLI's death does not stop a container
 
         if use_socketpair:
@@ -200,6 +202,10 @@ class WorkerProcess:
                 op = msg.get("op")
                 if op == "call":
                     self._start_call(msg)
+                elif op == "peeked":
+                    value = msg.get("value")
+                    self.peeked = value if isinstance(value, str) else None
+                    self._peek_event.set()
                 else:
                     with self._cv:
                         if self._expect is not None and op in self._expect:
@@ -319,8 +325,21 @@ class WorkerProcess:
             return reply
         if dead is not None:
             raise WorkerLost(dead)
+        self.peek(0.3)
         self.kill("cell timeout")
         raise CellTimeout(f"timed out after {timeout:g}s")
+
+    def peek(self, timeout: float) -> str | None:
+        """Ask the worker's reader thread for `answer["content"]` (works while a cell runs,
+        unless the cell holds the GIL in C code). None if it does not answer in time."""
+        self._peek_event.clear()
+        try:
+            self.channel.send_json({"op": "peek"})
+        except wire.WireError:
+            return None
+        if self._peek_event.wait(timeout):
+            return self.peeked
+        return None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def set_memory_limit(self, limit: int) -> bool:

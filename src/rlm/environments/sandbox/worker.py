@@ -84,6 +84,11 @@ class Worker:
                 elif op == "context":
                     msg["value"] = self.read_payload(msg)
                     self.inbox.put(msg)
+                elif op == "peek":
+                    # Answered here, not by the (busy) main thread: the host asks just before
+                    # it kills a runaway cell, to keep the answer the model wrote so far.
+                    value = self.session.partial_answer if self.session is not None else None
+                    self.channel.send_json({"op": "peeked", "value": value})
                 else:
                     self.inbox.put(msg)
         except BaseException:  # channel gone: the host closed it or died
