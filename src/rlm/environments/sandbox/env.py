@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -445,7 +446,14 @@ class SandboxREPL(BaseEnv):
                 if self._worker is not None and self._worker.stderr_tail():
                     tail = f"\nWorker stderr (tail):\n{self._worker.stderr_tail()}"
                 return self._lost(f"The REPL worker process died ({exc.reason}).{tail}", note)
-            return self._result(reply, note)
+            try:
+                return self._result(reply, note)
+            except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+                # A result frame model code forged badly: the worker is not trustworthy now.
+                log.warning("malformed result from the sandbox worker (%s); replacing it", exc)
+                if self._worker is not None:
+                    self._worker.kill("malformed result")
+                return self._lost(f"The REPL worker sent a malformed result ({exc}).", note)
 
     def _result(self, reply: dict[str, Any], note: str | None) -> REPLResult:
         def text(key: str) -> str:
@@ -454,7 +462,10 @@ class SandboxREPL(BaseEnv):
 
         def number(key: str) -> float:
             value = reply.get(key)
-            return float(value) if isinstance(value, (int, float)) else 0.0
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return 0.0
+            value = float(value)
+            return value if math.isfinite(value) and value >= 0 else 0.0
 
         local_names = reply.get("locals")
         locals_ = (
