@@ -218,3 +218,16 @@ def test_interrupt_between_cells_stops_the_next_cell_only():
         assert env.execute_code("print(kept)").stdout.strip() == "1"
     finally:
         env.close()
+
+
+def test_huge_final_answers_and_variables_are_capped_not_fatal():
+    env = make_env("sandbox")
+    try:
+        env.execute_code("big = 'z' * 30_000_000")
+        result = env.execute_code("FINAL(big)")
+        assert not result.state_lost
+        assert 0 < len(result.final_answer) < 30_000_000 and "cut" in result.stderr
+        assert 0 < len(env.resolve_variable("big")) < 30_000_000
+        assert env.execute_code("print(len(big))").stdout.strip() == "30000000"
+    finally:
+        env.close()

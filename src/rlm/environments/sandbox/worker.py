@@ -181,7 +181,14 @@ class Worker:
                 out["partial_answer"] = self.session.partial_answer
                 out["op"] = "result"
                 out["id"] = msg.get("id")
-                send(out)
+                try:
+                    send(out)
+                except wire.WireError as exc:  # too big even after the caps: say so, keep state
+                    send({"op": "result", "id": msg.get("id"), "stdout": out["stdout"][:100_000],
+                          "stderr": f"[cell result too large to return: {exc}]\n",
+                          "locals": {}, "final_answer": None,
+                          "execution_time": out.get("execution_time", 0.0),
+                          "truncated_chars": out.get("truncated_chars", 0)})  # fmt: skip
             elif op == "context":
                 self.session.set_context(msg["value"], int(msg.get("index", 0)))
                 send({"op": "ack", "id": msg.get("id")})
@@ -193,6 +200,8 @@ class Worker:
                 send({"op": "ack", "id": msg.get("id")})
             elif op == "resolve":
                 value = self.session.resolve(str(msg.get("name", "")))
+                if isinstance(value, str) and len(value) > max_final:
+                    value = value[:max_final]  # same cap as a FINAL() answer
                 send({"op": "resolved", "id": msg.get("id"), "value": value})
             elif op == "shutdown":
                 os._exit(0)
