@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from env_support import sandbox_skip_reason
 from rlm import RLM
+
+pytestmark = pytest.mark.skipif(
+    sandbox_skip_reason() is not None, reason=str(sandbox_skip_reason())
+)
 
 
 def _model(messages):

@@ -11,8 +11,8 @@ import stat
 import sys
 
 import pytest
-from env_support import EchoHost
 
+from env_support import EchoHost
 from rlm.environments.docker import DockerREPL
 
 
