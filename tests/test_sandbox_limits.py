@@ -231,3 +231,30 @@ def test_huge_final_answers_and_variables_are_capped_not_fatal():
         assert env.execute_code("print(len(big))").stdout.strip() == "30000000"
     finally:
         env.close()
+
+
+def test_a_leftover_thread_hogging_the_worker_cannot_hang_the_host():
+    # A thread left running by an earlier cell holds the GIL in C code, so the worker stops
+    # reading its channel. Loading a big context must fail over to a fresh worker in bounded
+    # time, not block the host forever in a send.
+    env = make_env("sandbox", cell_timeout=1)
+    try:
+        started = env.execute_code(
+            "import re, threading, time\n"
+            "def hog():\n"
+            "    time.sleep(0.5)\n"
+            "    re.match(r'(a|aa)+$', 'a' * 80 + 'b')\n"
+            "threading.Thread(target=hog, daemon=True).start()"
+        )
+        assert not started.state_lost
+        time.sleep(1)
+        pid = env.worker_pid
+        start = time.monotonic()
+        env.load_context("q" * (40 * 1024 * 1024))
+        assert time.monotonic() - start < 30
+        assert env.worker_pid != pid  # the stuck worker was replaced
+        result = env.execute_code("print(len(context))")
+        assert "state lost" in result.stderr or "lost" in result.stderr
+        assert result.stdout.strip() == str(40 * 1024 * 1024)
+    finally:
+        env.close()

@@ -282,7 +282,7 @@ class SandboxREPL(BaseEnv):
         for index, payload in self._histories.items():
             self._send_payload("history", index, payload)
         for entry in self._compaction:
-            self._request({"op": "compaction", "value": entry}, ("ack",))
+            self._request({"op": "compaction", "value": entry}, ("ack",), self.cell_timeout)
         for index, payload in self._contexts.items():
             self._send_payload("context", index, payload)
 
@@ -299,6 +299,7 @@ class SandboxREPL(BaseEnv):
                 start_timeout=self.start_timeout,
                 use_socketpair=self.use_socketpair,
                 on_kill=self._on_worker_kill,
+                send_timeout=max(1.0, self.cell_timeout),
             )
         except LockdownFailed as exc:
             raise SandboxUnavailableError(
@@ -365,10 +366,10 @@ class SandboxREPL(BaseEnv):
         msg = {"op": op, "index": index}
         if op == "context":
             msg.update(payload.header())
-            self._request(msg, ("ack",), payload=payload)
+            self._request(msg, ("ack",), self.cell_timeout, payload=payload)
         else:
             msg["value"] = json.loads(payload.value) if payload.kind == "json" else payload.value
-            self._request(msg, ("ack",))
+            self._request(msg, ("ack",), self.cell_timeout)
 
     def _with_recovery(self, action: Any, what: str) -> Any:
         """Run `action`; if the worker dies under it, start a fresh one and retry once."""
@@ -407,7 +408,9 @@ class SandboxREPL(BaseEnv):
         with self._lock:
             self._compaction.append(entry)
             self._with_recovery(
-                lambda: self._request({"op": "compaction", "value": entry}, ("ack",)),
+                lambda: self._request(
+                    {"op": "compaction", "value": entry}, ("ack",), self.cell_timeout
+                ),
                 "appending history",
             )
 
@@ -519,7 +522,9 @@ class SandboxREPL(BaseEnv):
             return None
         with self._lock:
             try:
-                reply = self._request({"op": "resolve", "name": name}, ("resolved",), 30.0)
+                reply = self._request(
+                    {"op": "resolve", "name": name}, ("resolved",), min(30.0, self.cell_timeout)
+                )
             except WorkerLost:
                 self._restart("The REPL worker was lost while reading a variable.")
                 return None

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -96,6 +97,7 @@ class WorkerProcess:
         start_timeout: float = 60.0,
         use_socketpair: bool = True,
         on_kill: Callable[[], None] | None = None,
+        send_timeout: float = 300.0,
     ):
         self.host_call = host_call
         self.pool = pool
@@ -120,6 +122,13 @@ class WorkerProcess:
                 for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
                     with contextlib.suppress(OSError):
                         sock.setsockopt(socket.SOL_SOCKET, opt, 4 * 1024 * 1024)
+            # A worker that stops reading (model code holding the GIL in C from a leftover
+            # thread) must not block the host forever in a send: time out, then kill it.
+            host_sock.setsockopt(
+                socket.SOL_SOCKET,
+                socket.SO_SNDTIMEO,
+                struct.pack("ll", int(send_timeout), int(send_timeout % 1 * 1e6)),
+            )
             self._sock = host_sock
             child_fd = child_sock.fileno()
             cmd = [*argv, "-c", BOOTSTRAP, str(child_fd), str(child_fd)]
@@ -376,7 +385,7 @@ class WorkerProcess:
             self.proc.kill()
 
     def close(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc.poll() is None and self._killed_reason is None:
             with contextlib.suppress(wire.WireError, OSError):
                 self.channel.send_json({"op": "shutdown"})
             try:

@@ -75,6 +75,8 @@ class Channel:
                 n = os.write(self.wfd, view)
             except (BrokenPipeError, ConnectionResetError) as exc:
                 raise ChannelClosed("peer closed the channel") from exc
+            except (BlockingIOError, TimeoutError) as exc:  # SO_SNDTIMEO: the peer stopped reading
+                raise WireError("send timed out: the peer stopped reading") from exc
             view = view[n:]
 
     # -- receiving ----------------------------------------------------------------------
