@@ -160,6 +160,23 @@ class SandboxREPL(BaseEnv):
                 f"allow_degraded: unknown lockdown layer(s) {sorted(unknown)}; "
                 f"choose from {list(LOCKDOWN_FEATURES)}"
             )
+        if sys.platform == "win32":
+            raise SandboxUnavailableError(
+                f"environment {self.name!r} runs its worker with POSIX process groups and "
+                "rlimits: not available on Windows. Use WSL2, or environment='local' for "
+                "trusted code."
+            )
+        if (
+            not sys.platform.startswith("linux")
+            and self.layers != ("rlimits",)
+            and not {"landlock", "seccomp", "capabilities"} <= set(allow_degraded or ())
+        ):
+            raise SandboxUnavailableError(
+                f"the sandbox's kernel lockdown (Landlock, seccomp) needs Linux, not "
+                f"{sys.platform}. Use environment='docker', or environment='local' for "
+                "trusted code (on macOS, allow_degraded=['landlock', 'seccomp', "
+                "'capabilities'] runs it with rlimits and a scrubbed environment only)."
+            )
         if not cell_timeout or cell_timeout <= 0:
             raise ConfigurationError("cell_timeout must be a positive number of seconds")
         self.compaction = compaction

@@ -26,6 +26,7 @@ import errno
 import os
 import platform
 import resource
+import sys
 from typing import Any
 
 FEATURES = ("rlimits", "capabilities", "landlock", "seccomp")
@@ -38,16 +39,21 @@ class LockdownUnavailable(Exception):
         super().__init__(f"{feature}: {reason}")
 
 
+# Syscall numbers below are Linux's: never call them anywhere else (on another kernel the
+# same number is a different syscall). Off Linux every kernel layer reports unavailable.
+_LINUX = sys.platform.startswith("linux")
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-_libc.prctl.restype = ctypes.c_int
-_libc.prctl.argtypes = [
-    ctypes.c_int,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-]
+if _LINUX:
+    _libc.syscall.restype = ctypes.c_long
+    _libc.prctl.restype = ctypes.c_int
+    _ulong = ctypes.c_ulong
+    _libc.prctl.argtypes = [ctypes.c_int, _ulong, _ulong, _ulong, _ulong]
+
+
+def _require_linux(feature: str) -> None:
+    if not _LINUX:
+        raise LockdownUnavailable(feature, f"needs Linux (this is {sys.platform})")
+
 
 # x86_64 syscall numbers (the only architecture the seccomp table covers; others fail closed).
 NR = {
@@ -142,6 +148,7 @@ class _CapData(ctypes.Structure):
 
 def drop_capabilities() -> None:
     """Empty the bounding, ambient, effective, permitted and inheritable sets (root hosts)."""
+    _require_linux("capabilities")
     for cap in range(64):
         if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             if ctypes.get_errno() == errno.EINVAL:  # past the last capability
@@ -184,6 +191,7 @@ def landlock_abi() -> int:
 
 def apply_landlock(read_only: list[str], read_write: list[str]) -> int:
     """Restrict the filesystem (and TCP, signals where the ABI has them). Returns the ABI."""
+    _require_linux("landlock")
     abi = landlock_abi()
     if abi < 1:
         raise LockdownUnavailable(
@@ -319,6 +327,7 @@ def build_seccomp_program(pid: int) -> list[tuple[int, int, int, int]]:
 
 
 def apply_seccomp() -> int:
+    _require_linux("seccomp")
     machine = platform.machine()
     if machine not in ("x86_64", "AMD64"):
         raise LockdownUnavailable("seccomp", f"no syscall table for {machine} in this version")
@@ -344,7 +353,8 @@ def apply(cfg: dict[str, Any]) -> dict[str, Any]:
     report: dict[str, Any] = {"degraded": {}}
     os.environ.clear()
     os.environ.update(cfg.get("env") or {})
-    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the host
+    if _LINUX:
+        _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the host
 
     def attempt(feature: str, fn: Any) -> None:
         if feature not in layers:
