@@ -258,3 +258,14 @@ def test_a_leftover_thread_hogging_the_worker_cannot_hang_the_host():
         assert result.stdout.strip() == str(40 * 1024 * 1024)
     finally:
         env.close()
+
+
+def test_a_context_too_big_for_an_explicit_memory_limit_is_an_rlm_error():
+    from rlm.errors import REPLEnvironmentError
+
+    env = make_env("sandbox", memory_limit=256 * 1024 * 1024)
+    try:
+        with pytest.raises(REPLEnvironmentError, match="memory_limit"):
+            env.load_context("m" * (400 * 1024 * 1024))
+    finally:
+        env.close()

@@ -296,12 +296,21 @@ class SandboxREPL(BaseEnv):
             self._remove_tmpdir()
             raise
         # Replay everything a fresh worker needs; contexts go last (biggest).
-        for index, payload in self._histories.items():
-            self._send_payload("history", index, payload)
-        for entry in self._compaction:
-            self._request({"op": "compaction", "value": entry}, ("ack",), self.cell_timeout)
-        for index, payload in self._contexts.items():
-            self._send_payload("context", index, payload)
+        try:
+            for index, payload in self._histories.items():
+                self._send_payload("history", index, payload)
+            for entry in self._compaction:
+                self._request({"op": "compaction", "value": entry}, ("ack",), self.cell_timeout)
+            for index, payload in self._contexts.items():
+                self._send_payload("context", index, payload)
+        except WorkerLost as exc:
+            tail = self._worker.stderr_tail() if self._worker is not None else ""
+            self._stop_worker()
+            raise REPLEnvironmentError(
+                f"the sandbox worker died while loading its contexts ({exc.reason}). "
+                "If a context is very large, raise environment_kwargs['memory_limit']. "
+                f"{tail}"
+            ) from exc
 
     def _spawn(self) -> WorkerProcess:
         try:
