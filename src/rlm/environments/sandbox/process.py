@@ -164,6 +164,13 @@ class WorkerProcess:
             self.channel = wire.Channel(
                 self.proc.stdout.fileno(), self.proc.stdin.fileno(), max_message
             )
+        try:
+            self._handshake(config, max_message, start_timeout)
+        except BaseException:
+            self.close()  # no half-started worker, socket or zombie left behind
+            raise
+
+    def _handshake(self, config: dict[str, Any], max_message: int, start_timeout: float) -> None:
         threading.Thread(target=self._drain_stderr, name="rlm-worker-stderr", daemon=True).start()
         try:
             self.channel.send_json({"modules": shipped_sources(), "config": config,
