@@ -76,6 +76,17 @@ def bench_round_trip(name: str, repeat: int) -> dict[str, float]:
     return {"median_ms": statistics.median(times) * 1e3, "p90_ms": _p90(times) * 1e3}
 
 
+def bench_start(name: str, repeat: int) -> dict[str, float]:
+    """Building an environment: for the sandbox, a locked-down worker process ready to run."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        env = get_environment(name, host=FakeHost(0.0))
+        times.append(time.perf_counter() - start)
+        env.close()
+    return {"median_ms": statistics.median(times) * 1e3}
+
+
 def bench_batch(name: str, repeat: int, latency: float) -> dict[str, float]:
     env = get_environment(name, host=FakeHost(latency))
     prompts = "[f'summarise chunk {i} ' + 'x' * 2000 for i in range(64)]"
@@ -200,11 +211,13 @@ def main() -> None:
             "load_average": os.getloadavg(),
         },
         "round_trip": {},
+        "start": {},
         "batch_64": {"fake_model_latency_s": latency},
         "context_load": {},
     }
     for env in ("local", "sandbox"):
         report["round_trip"][env] = bench_round_trip(env, repeat)
+        report["start"][env] = bench_start(env, 10)
         report["batch_64"][env] = bench_batch(env, 5 if args.quick else 10, latency)
     rt = report["round_trip"]
     rt["ratio"] = rt["sandbox"]["median_ms"] / rt["local"]["median_ms"]
@@ -245,6 +258,8 @@ def render(r: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
         f"| trivial cell round trip (median) | {rt['local']['median_ms']:.3f} ms | "
         f"{rt['sandbox']['median_ms']:.3f} ms | {rt['ratio']:.1f}x | sandbox < 2 ms |",
+        f"| environment start (median) | {r['start']['local']['median_ms']:.2f} ms | "
+        f"{r['start']['sandbox']['median_ms']:.1f} ms | - | (once per run / child RLM) |",
         f"| 64-prompt `llm_query_batched` ({b['fake_model_latency_s'] * 1e3:.0f} ms fake model) | "
         f"{b['local']['batched_median_ms']:.1f} ms | {b['sandbox']['batched_median_ms']:.1f} ms | "
         f"{b['ratio_batched']:.3f} | <= 1.05 |",

@@ -48,7 +48,8 @@ class Channel:
         self.rfd = rfd
         self.wfd = wfd
         self.max_message = max_message
-        self._reader = open(rfd, "rb", buffering=0, closefd=False)  # noqa: SIM115
+        # Buffered: a small frame (header + payload) usually arrives in one read syscall.
+        self._reader = open(rfd, "rb", buffering=256 * 1024, closefd=False)  # noqa: SIM115
         self._send_lock = threading.Lock()
         self._closed = False
 
