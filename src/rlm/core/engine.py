@@ -167,16 +167,52 @@ def run(
 
 
 def _plain_call(scope: RunScope, prompt: Any, start: float) -> RLMChatCompletion:
+    """Depth >= max_depth: one LM call, no REPL (logged as a run with no iterations)."""
     client = scope.client
-    response = scope.guard.call(client.complete, as_messages(prompt), **scope.sampling)
-    scope.guard.charge(response.usage)
-    return RLMChatCompletion(
-        root_model=client.model_name,
-        prompt=prompt,
-        response=response.text,
-        usage_summary=scope.guard.usage_summary(),
-        execution_time=time.perf_counter() - start,
-    )
+    if scope.sink is not None:
+        scope.sink.start_run(run_metadata(scope, QueryMetadata.of(prompt), None))
+    error: RLMError | None = None
+    text = ""
+    try:
+        response = scope.guard.call(client.complete, as_messages(prompt), **scope.sampling)
+        scope.guard.charge(response.usage)
+        text = response.text
+    except RLMError as exc:
+        error = exc
+        raise
+    finally:
+        completion = RLMChatCompletion(
+            root_model=client.model_name,
+            prompt=_prompt_for_record(prompt),
+            response=text,
+            usage_summary=scope.guard.usage_summary(),
+            execution_time=time.perf_counter() - start,
+            error=f"{type(error).__name__}: {error}" if error else None,
+        )
+        if scope.sink is not None:
+            scope.sink.end_run(completion)
+            completion.metadata = scope.sink.trajectory()
+    return completion
+
+
+def run_metadata(scope: RunScope, meta: QueryMetadata, root_prompt: str | None) -> dict[str, Any]:
+    """The first log line of a run: its configuration, without secrets or the context."""
+    cfg = scope.config
+    return {
+        "root_model": scope.client.model_name,
+        "max_depth": cfg.max_depth,
+        "max_iterations": cfg.max_iterations,
+        "backend": cfg.backend if isinstance(cfg.backend, str) else "custom",
+        "backend_kwargs": redact(cfg.backend_kwargs),
+        "environment_type": cfg.environment,
+        "environment_kwargs": redact(cfg.environment_kwargs),
+        "other_backends": [b if isinstance(b, str) else b.model_name for b in cfg.other_backends]
+        or None,
+        "depth": scope.depth,
+        "context_type": meta.context_type,
+        "context_total_length": meta.context_total_length,
+        "root_prompt": root_prompt,
+    }
 
 
 class _Loop:
@@ -375,28 +411,8 @@ class _Loop:
         return getattr(self.env, "partial_answer", None)
 
     def _start_log(self, meta: QueryMetadata) -> None:
-        scope, cfg = self.scope, self.scope.config
-        if scope.sink is None:
-            return
-        scope.sink.start_run(
-            {
-                "root_model": scope.client.model_name,
-                "max_depth": cfg.max_depth,
-                "max_iterations": cfg.max_iterations,
-                "backend": cfg.backend if isinstance(cfg.backend, str) else "custom",
-                "backend_kwargs": redact(cfg.backend_kwargs),
-                "environment_type": cfg.environment,
-                "environment_kwargs": redact(cfg.environment_kwargs),
-                "other_backends": [
-                    b if isinstance(b, str) else b.model_name for b in cfg.other_backends
-                ]
-                or None,
-                "depth": scope.depth,
-                "context_type": meta.context_type,
-                "context_total_length": meta.context_total_length,
-                "root_prompt": self.root_prompt,
-            }
-        )
+        if self.scope.sink is not None:
+            self.scope.sink.start_run(run_metadata(self.scope, meta, self.root_prompt))
 
     def finish(
         self, answer: str | None, start: float, error: RLMError | None = None

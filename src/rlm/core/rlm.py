@@ -16,7 +16,7 @@ from rlm.environments import BaseEnv, environment_class
 from rlm.errors import CancellationError, ConfigurationError
 from rlm.logger.trajectory import RLMLogger
 
-DEFAULT_ENVIRONMENT = "local"
+DEFAULT_ENVIRONMENT = "sandbox"  # hardened subprocess; "local" is in-process exec
 
 
 class RLM:
