@@ -29,6 +29,7 @@ REGISTRY: Registry = {
     "gemini": ("rlm.clients.gemini:GeminiClient", "gemini"),
     "portkey": ("rlm.clients.portkey:PortkeyClient", "portkey"),
     "litellm": ("rlm.clients.litellm:LiteLLMClient", "litellm"),
+    "local": ("rlm.clients.local_model:LocalLM", "local"),
 }
 
 
