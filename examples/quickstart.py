@@ -58,14 +58,12 @@ def main() -> None:
     backend_kwargs = {"model": args.model, "model_path": args.model_path}
     started = time.perf_counter()
     try:
-        from rlm.clients.local_model import SMALL_MODEL_SYSTEM_PROMPT
-
+        # The local backend brings its own short system prompt (small models follow a concrete
+        # recipe better than the general one); pass custom_system_prompt= to override it.
         rlm = RLM(
             backend="local",
             backend_kwargs={k: v for k, v in backend_kwargs.items() if v is not None},
             max_iterations=args.max_iterations,
-            # Small local models follow a short, concrete recipe better than the default prompt.
-            custom_system_prompt=SMALL_MODEL_SYSTEM_PROMPT,
             verbose=args.verbose,
         )
         result = rlm.completion(context, root_prompt="What is the secret code?")

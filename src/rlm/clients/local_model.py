@@ -87,7 +87,7 @@ DEFAULT_SAMPLING: dict[str, Any] = {
 
 # The engine's default system prompt suits capable models. A 0.5B-1.5B model follows a short,
 # concrete recipe better: one worked example of a search, and exactly what to write once the
-# output shows the answer. Pass it as RLM(custom_system_prompt=SMALL_MODEL_SYSTEM_PROMPT).
+# output shows the answer. The engine uses it for this backend unless custom_system_prompt is set.
 SMALL_MODEL_SYSTEM_PROMPT = """\
 You answer a question about a text by running Python code. The text is in the variable \
 `context`: {context_description} Never print it whole: search it with code.
@@ -217,6 +217,8 @@ def _flag_sigint(flag: threading.Event) -> Iterator[None]:
 
 class LocalLM(BaseLM):
     """An embedded llama.cpp model. `cost` is 0.0; token counts are the server's own."""
+
+    preferred_system_prompt = SMALL_MODEL_SYSTEM_PROMPT
 
     def __init__(
         self,
