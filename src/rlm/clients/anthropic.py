@@ -77,41 +77,26 @@ class AnthropicClient(ProviderLM):
         api_key: str | None = None,
         base_url: str | None = None,
         max_tokens: int | None = None,
-        timeout: float | None = None,
-        max_retries: int = 4,
-        retry: Any = None,
-        sampling_args: dict[str, Any] | None = None,
-        prices: dict[str, Any] | None = None,
-        price_fn: Any = None,
-        cache: Any = None,
-        **client_kwargs: Any,
+        **options: Any,
     ):
-        shared: dict[str, Any] = {
-            "max_retries": max_retries,
-            "retry": retry,
-            "sampling_args": sampling_args,
-            "prices": prices,
-            "price_fn": price_fn,
-            "cache": cache,
-        }
-        if timeout is not None:
-            shared["timeout"] = timeout
-        super().__init__(model_name, **shared)
+        """`options`: the shared provider options (timeout, max_retries, retry, sampling_args,
+        prices, price_fn, cache; see ProviderLM); anything else goes to the SDK client."""
+        super().__init__(model_name, **options)
         self.max_tokens = max_tokens or self.default_max_tokens
-        self._client_kwargs = {
+        self._sdk_kwargs = {
             "api_key": self._resolve_api_key(api_key),
             "timeout": self.timeout,
             "max_retries": 0,  # rlm's RetryPolicy is the only retry layer
-            **client_kwargs,
+            **self.client_kwargs,
         }
         if base_url:
-            self._client_kwargs["base_url"] = base_url
+            self._sdk_kwargs["base_url"] = base_url
         self._sdk_errors = (anthropic.AnthropicError, *transport_errors())
-        self.client = anthropic.Anthropic(**self._client_kwargs)
+        self.client = anthropic.Anthropic(**self._sdk_kwargs)
         self.endpoint = str(self.client.base_url)
 
     def _make_async_client(self) -> Any:
-        return anthropic.AsyncAnthropic(**self._client_kwargs)
+        return anthropic.AsyncAnthropic(**self._sdk_kwargs)
 
     def _request_args(self, model: str, messages: list[Message], args: dict[str, Any]) -> dict:
         kwargs = to_anthropic(args, sdk_params=_SDK_PARAMS)

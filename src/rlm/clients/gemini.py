@@ -66,26 +66,11 @@ class GeminiClient(ProviderLM):
         model_name: str | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: float | None = None,
-        max_retries: int = 4,
-        retry: Any = None,
-        sampling_args: dict[str, Any] | None = None,
-        prices: dict[str, Any] | None = None,
-        price_fn: Any = None,
-        cache: Any = None,
-        **client_kwargs: Any,
+        **options: Any,
     ):
-        shared: dict[str, Any] = {
-            "max_retries": max_retries,
-            "retry": retry,
-            "sampling_args": sampling_args,
-            "prices": prices,
-            "price_fn": price_fn,
-            "cache": cache,
-        }
-        if timeout is not None:
-            shared["timeout"] = timeout
-        super().__init__(model_name, **shared)
+        """`options`: the shared provider options (timeout, max_retries, retry, sampling_args,
+        prices, price_fn, cache; see ProviderLM); anything else goes to the SDK client."""
+        super().__init__(model_name, **options)
         key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
         self._api_key = self._resolve_api_key(key)
         self._http_options = genai_types.HttpOptions(
@@ -94,7 +79,6 @@ class GeminiClient(ProviderLM):
             # One attempt: rlm's RetryPolicy is the only retry layer.
             retry_options=genai_types.HttpRetryOptions(attempts=1),
         )
-        self._client_kwargs = client_kwargs
         self._sdk_errors = (genai_errors.APIError, *transport_errors())
         self.client = self._make_async_client()
         self.endpoint = base_url or DEFAULT_BASE_URL
@@ -125,7 +109,7 @@ class GeminiClient(ProviderLM):
         # A fresh genai.Client per event loop (its async httpx pool is loop-bound); `.aio`
         # is taken by the caller.
         return genai.Client(
-            api_key=self._api_key, http_options=self._http_options, **self._client_kwargs
+            api_key=self._api_key, http_options=self._http_options, **self.client_kwargs
         )
 
     def _request(self, messages: list[Message], args: dict[str, Any]) -> tuple[Any, Any]:

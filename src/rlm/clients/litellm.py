@@ -41,29 +41,14 @@ class LiteLLMClient(ProviderLM):
         model_name: str | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: float | None = None,
-        max_retries: int = 4,
-        retry: Any = None,
-        sampling_args: dict[str, Any] | None = None,
-        prices: dict[str, Any] | None = None,
-        price_fn: Any = None,
-        cache: Any = None,
-        **completion_kwargs: Any,
+        **options: Any,
     ):
-        shared: dict[str, Any] = {
-            "max_retries": max_retries,
-            "retry": retry,
-            "sampling_args": sampling_args,
-            "prices": prices,
-            "price_fn": price_fn,
-            "cache": cache,
-        }
-        if timeout is not None:
-            shared["timeout"] = timeout
-        super().__init__(model_name, **shared)
+        """`options`: the shared provider options (timeout, max_retries, retry, sampling_args,
+        prices, price_fn, cache; see ProviderLM); anything else goes to the SDK client."""
+        super().__init__(model_name, **options)
         self._api_key = api_key
-        self._user_prices = bool(prices) or price_fn is not None
-        self._extra = completion_kwargs
+        self._user_prices = bool(options.get("prices")) or options.get("price_fn") is not None
+        self._extra = self.client_kwargs
         if base_url:
             self._extra["api_base"] = base_url
         self.endpoint = base_url

@@ -67,30 +67,14 @@ class OpenAIClient(ProviderLM):
         api_key: str | None = None,
         base_url: str | None = None,
         stream: bool = False,
-        timeout: float | None = None,
-        max_retries: int = 4,
-        retry: Any = None,
-        sampling_args: dict[str, Any] | None = None,
-        prices: dict[str, Any] | None = None,
-        price_fn: Any = None,
-        cache: Any = None,
-        **client_kwargs: Any,
+        **options: Any,
     ):
-        shared: dict[str, Any] = {
-            "max_retries": max_retries,
-            "retry": retry,
-            "sampling_args": sampling_args,
-            "prices": prices,
-            "price_fn": price_fn,
-            "cache": cache,
-        }
-        if timeout is not None:
-            shared["timeout"] = timeout
-        super().__init__(model_name, **shared)
+        """`options`: the shared provider options (timeout, max_retries, retry, sampling_args,
+        prices, price_fn, cache; see ProviderLM); anything else goes to the SDK client."""
+        super().__init__(model_name, **options)
         self.stream = stream
         self._api_key = self._resolve_api_key(api_key, required=self.api_key_required)
         self._base_url = base_url or self.default_base_url
-        self._client_kwargs = client_kwargs
         self._sdk_errors = (openai.OpenAIError, *transport_errors())
         self.client = self._make_client(openai.OpenAI)
         self.endpoint = str(self.client.base_url)
@@ -102,7 +86,7 @@ class OpenAIClient(ProviderLM):
             "api_key": self._api_key or "not-needed",
             "timeout": self.timeout,
             "max_retries": 0,  # rlm's RetryPolicy is the only retry layer
-            **self._client_kwargs,
+            **self.client_kwargs,
         }
         if self._base_url:
             kwargs["base_url"] = self._base_url

@@ -39,7 +39,7 @@ class PortkeyClient(OpenAIClient):
         self._sdk_errors = (portkey_openai.OpenAIError,)
 
     def _constructor_kwargs(self) -> dict[str, Any]:
-        kwargs = {"api_key": self._api_key, **self._client_kwargs}
+        kwargs = {"api_key": self._api_key, **self.client_kwargs}
         if self._base_url:
             kwargs["base_url"] = self._base_url
         return kwargs

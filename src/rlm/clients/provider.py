@@ -66,20 +66,28 @@ class ProviderLM(BaseLM):
         self,
         model_name: str | None = None,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = None,
         max_retries: int = 4,
         retry: RetryPolicy | dict[str, Any] | None = None,
         sampling_args: dict[str, Any] | None = None,
         prices: dict[str, Any] | None = None,
         price_fn: PriceFn | None = None,
         cache: str | os.PathLike[str] | ResponseCache | None = None,
+        **client_kwargs: Any,
     ):
+        """Options every provider shares; anything else is passed on to the provider's SDK
+        client (`self.client_kwargs`), so subclasses only name their own arguments."""
         model_name = model_name or self.default_model
         if not model_name:
             raise ConfigurationError(
                 f"backend {self.backend!r} needs a model: backend_kwargs={{'model_name': ...}}"
             )
-        super().__init__(model_name=model_name, timeout=timeout, sampling_args=sampling_args)
+        super().__init__(
+            model_name=model_name,
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            sampling_args=sampling_args,
+        )
+        self.client_kwargs = client_kwargs
         if isinstance(retry, dict):  # from a JSON/CLI config
             retry = RetryPolicy(**{"max_retries": max_retries, **retry})
         self.retry = retry or RetryPolicy(max_retries=max_retries)
