@@ -27,7 +27,7 @@ from benchmarks.tasks.base import CHARS_PER_TOKEN
 OUTPUT_RESERVE_TOKENS = 512  # room left in the window for the plain model's answer
 
 
-def plain_prompt(task: Task, window: int | None) -> tuple[str, bool]:
+def plain_prompt(task: Task, window: int | None, shrink: float = 1.0) -> tuple[str, bool]:
     """The plain model's prompt, cut to fit `window` tokens; and whether it was cut."""
     text = task.context_as_text()
     frame = "{context}\n\nQuestion: {question}\nAnswer:"
@@ -36,27 +36,43 @@ def plain_prompt(task: Task, window: int | None) -> tuple[str, bool]:
             frame.format(context="", question=task.question)
         )
         # 4 chars/token is an average; leave a margin for tokenizers that do worse.
-        budget_chars = int(budget_chars * 0.85)
+        budget_chars = int(budget_chars * 0.85 * shrink)
         if len(text) > budget_chars:
             return frame.format(context=text[: max(budget_chars, 0)], question=task.question), True
     return frame.format(context=text, question=task.question), False
 
 
+def _is_overflow(exc: Exception) -> bool:
+    message = str(exc).lower()
+    return "context" in message and any(
+        word in message for word in ("exceed", "too long", "window", "n_ctx", "maximum")
+    )
+
+
 def run_plain(client: Any, task: Task, window: int | None) -> dict[str, Any]:
-    prompt, truncated = plain_prompt(task, window)
     start = time.perf_counter()
     error = None
     text = ""
     input_tokens = output_tokens = 0
     cost = None
-    try:
-        response = client.complete(prompt)
+    truncated = False
+    # Digits and IDs tokenize worse than prose: when the cut prompt still overflows the
+    # window, cut harder rather than score an avoidable error.
+    for shrink in (1.0, 0.75, 0.5, 0.3):
+        prompt, truncated = plain_prompt(task, window, shrink)
+        try:
+            response = client.complete(prompt)
+        except Exception as exc:  # a failed task is a result (score 0), not a crash of the run
+            error = f"{type(exc).__name__}: {exc}"
+            if window is not None and _is_overflow(exc):
+                continue
+            break
+        error = None
         text = response.text
         input_tokens = response.usage.input_tokens
         output_tokens = response.usage.output_tokens
         cost = response.usage.cost
-    except Exception as exc:  # a failed task is a result (score 0), not a crash of the run
-        error = f"{type(exc).__name__}: {exc}"
+        break
     return {
         "prediction": text,
         "input_tokens": input_tokens,
@@ -64,6 +80,7 @@ def run_plain(client: Any, task: Task, window: int | None) -> dict[str, Any]:
         "cost": cost,
         "time_s": time.perf_counter() - start,
         "truncated": truncated,
+        "prompt_chars": len(prompt),
         "error": error,
     }
 
