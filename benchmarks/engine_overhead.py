@@ -32,6 +32,15 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
 }
 
 
+# ours -> the reference's nearest equivalent (sandbox: a locked-down worker process; the
+# reference's only out-of-process option that runs here is an unrestricted Jupyter kernel).
+MATCHED_ENVIRONMENTS = [
+    ("local", "local"),
+    ("ipython", "ipython"),
+    ("sandbox", "ipython:subprocess"),
+]
+
+
 def measure(engine_envs: list[tuple[str, str]], grid: dict[str, list[Any]]) -> list[dict]:
     rows = []
     repeats = grid["repeats"][0]
@@ -104,10 +113,23 @@ def table(rows: list[dict]) -> str:
             f"**{geomean([r['ratio'] for r in rows if (r['engine'], r['env']) == (engine, env)]):.2f}x**"
         )
     body.append(summary)
-    return (
+    text = (
         "Wall time / ideal critical path (lower is better, 1.00x is perfect):\n\n"
         + markdown_table(head, body)
     )
+    pairs = []
+    for ours_env, ref_env in MATCHED_ENVIRONMENTS:
+        ours = [r["ratio"] for r in rows if (r["engine"], r["env"]) == ("ours", ours_env)]
+        ref = [r["ratio"] for r in rows if (r["engine"], r["env"]) == ("reference", ref_env)]
+        if ours and ref:
+            pairs.append(
+                f"- ours `{ours_env}` {geomean(ours):.2f}x vs reference `{ref_env}` "
+                f"{geomean(ref):.2f}x: reference wall time / ours = "
+                f"{geomean(ref) / geomean(ours):.2f} (geometric mean over the grid)"
+            )
+    if pairs:
+        text += "\n\nMatched environments:\n\n" + "\n".join(pairs)
+    return text
 
 
 def main(
