@@ -442,3 +442,10 @@ def test_acompletion():
         backend="scripted", backend_kwargs={"responses": ["FINAL(async)"]}, environment="local"
     )
     assert asyncio.run(rlm.acompletion("c")).response == "async"
+
+
+def test_default_environment_is_the_sandbox():
+    rlm = RLM(backend="scripted", backend_kwargs={"responses": [repl("import os\nFINAL(os.getcwd())")]})
+    assert rlm.config.environment == "sandbox"
+    answer = rlm.completion("c").response
+    assert answer != __import__("os").getcwd()  # the worker runs in its own private temp dir

@@ -1,0 +1,1 @@
+"""The `rlm` command line (entry point: `rlm.cli.main:main`)."""

@@ -16,7 +16,7 @@ from rlm.environments import BaseEnv, environment_class
 from rlm.errors import CancellationError, ConfigurationError
 from rlm.logger.trajectory import RLMLogger
 
-DEFAULT_ENVIRONMENT = "local"
+DEFAULT_ENVIRONMENT = "sandbox"  # hardened subprocess; "local" is in-process exec
 
 
 class RLM:
@@ -127,6 +127,7 @@ class RLM:
     async def acompletion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
         """`completion` without blocking the event loop; cancelling the task stops the run."""
         scope = self._new_scope(prompt)
+        scope.guard.allow_remote_cancel()
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(None, self._run, scope, prompt, root_prompt)
         try:

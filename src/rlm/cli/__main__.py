@@ -1,0 +1,5 @@
+"""`python -m rlm.cli` is the `rlm` command."""
+
+from rlm.cli.main import main
+
+main()

@@ -1,0 +1,211 @@
+"""`rlm run`: load the context, build an RLM from the merged settings, print the answer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+
+from rlm.cli.config import Settings, default_log_dir, pick_backend
+from rlm.cli.context import load_context
+from rlm.cli.progress import Progress
+from rlm.errors import CancellationError, ConfigurationError, LimitExceededError, RLMError
+
+# Exit codes: documented in docs/cli.md.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_CANCELLED = 0, 1, 2, 3, 130
+
+
+@dataclass
+class RunOptions:
+    query: str
+    contexts: list[str]
+    backend_kwargs: dict[str, Any]  # from --backend-kwargs (merged over the settings')
+    json_output: bool
+    quiet: bool
+    no_log: bool
+
+
+def _usage_of(rlm: Any) -> tuple[int, float | None]:
+    """Running tokens/cost over every client the RLM built (shared clients counted once)."""
+    router = getattr(rlm, "router", None)
+    clients = {id(c): c for c in getattr(router, "clients", [])}.values()
+    tokens, cost = 0, None
+    for client in clients:
+        summary = client.get_usage_summary()
+        tokens += summary.total_tokens
+        if summary.total_cost is not None:
+            cost = (cost or 0.0) + summary.total_cost
+    return tokens, cost
+
+
+def build_rlm_kwargs(settings: Settings, extra_backend_kwargs: dict[str, Any]) -> dict[str, Any]:
+    backend, _why = pick_backend(settings)
+    backend_kwargs = {**settings.get("backend_kwargs", {}), **extra_backend_kwargs}
+    if settings.get("model"):
+        backend_kwargs["model_name"] = settings.get("model")
+    kwargs: dict[str, Any] = {"backend": backend, "backend_kwargs": backend_kwargs}
+    if settings.get("sub_model"):
+        sub_kwargs = {**backend_kwargs, "model_name": settings.get("sub_model")}
+        kwargs["other_backends"] = [backend]
+        kwargs["other_backend_kwargs"] = [sub_kwargs]
+    if settings.get("environment"):
+        kwargs["environment"] = settings.get("environment")
+    if settings.get("environment_kwargs"):
+        kwargs["environment_kwargs"] = settings.get("environment_kwargs")
+    for name in (
+        "max_depth",
+        "max_iterations",
+        "max_budget",
+        "max_timeout",
+        "max_tokens",
+        "max_errors",
+    ):
+        if settings.get(name) is not None:
+            kwargs[name] = settings.get(name)
+    return kwargs
+
+
+def execute(
+    options: RunOptions,
+    settings: Settings,
+    stdin: IO[bytes] | IO[str],
+    out: IO[str],
+    err_console: Console,
+) -> int:
+    """Run one completion; return the process exit code. Every failure is reported on stderr
+    (or as JSON with --json) and nothing is written before the input has been validated."""
+    try:
+        loaded = load_context(options.contexts, stdin) if options.contexts else None
+        kwargs = build_rlm_kwargs(settings, options.backend_kwargs)
+    except ConfigurationError as exc:
+        return _fail(options, err_console, out, f"error: {exc}", EXIT_USAGE)
+
+    if loaded is not None and not options.quiet:
+        for path, why in loaded.skipped:
+            err_console.print(f"skipped {path}: {why}", style="yellow", highlight=False)
+        err_console.print(
+            f"context: {len(loaded.documents)} document(s), {loaded.chars:,} characters",
+            style="dim",
+            highlight=False,
+        )
+
+    from rlm import RLM
+    from rlm.logger import RLMLogger
+
+    logger = None
+    if not options.no_log:
+        log_dir = Path(settings.get("log_dir") or default_log_dir()).expanduser()
+        try:
+            logger = RLMLogger(log_dir=log_dir)
+        except OSError as exc:
+            return _fail(
+                options,
+                err_console,
+                out,
+                f"error: cannot create the log directory {log_dir}: {exc}; "
+                "pass --log-dir or --no-log",
+                EXIT_USAGE,
+            )
+
+    progress = Progress(err_console, enabled=not options.quiet)
+    try:
+        rlm = RLM(**kwargs, logger=logger, **progress.callbacks())
+    except RLMError as exc:
+        return _fail(options, err_console, out, f"error: {exc}", EXIT_USAGE)
+    progress.usage = lambda: _usage_of(rlm)
+
+    prompt = loaded.value if loaded is not None else options.query
+    log_path = None
+    try:
+        with progress:
+            result = rlm.completion(prompt, root_prompt=options.query)
+    except LimitExceededError as exc:
+        log_path = getattr(logger, "log_file_path", None)
+        return _fail(
+            options,
+            err_console,
+            out,
+            f"stopped: {exc}",
+            EXIT_LIMIT,
+            partial=exc.partial_answer,
+            log_path=log_path,
+        )
+    except CancellationError as exc:
+        log_path = getattr(logger, "log_file_path", None)
+        return _fail(
+            options,
+            err_console,
+            out,
+            "cancelled",
+            EXIT_CANCELLED,
+            partial=exc.partial_answer,
+            log_path=log_path,
+        )
+    except RLMError as exc:
+        log_path = getattr(logger, "log_file_path", None)
+        return _fail(options, err_console, out, f"error: {exc}", EXIT_FAILED, log_path=log_path)
+    finally:
+        rlm.close()
+
+    log_path = getattr(logger, "log_file_path", None)
+    if options.json_output:
+        out.write(
+            json.dumps(
+                {
+                    "response": result.response,
+                    "usage": result.usage_summary.to_dict(),
+                    "time": result.execution_time,
+                    "log_path": log_path,
+                    "error": result.error,
+                },
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
+    else:
+        out.write(result.response.rstrip("\n") + "\n")
+    out.flush()
+    if not options.quiet:
+        err_console.print("done: " + progress.summary_line(), style="green", highlight=False)
+        if log_path:
+            err_console.print(
+                f"log: {log_path}  (rlm view to browse)", style="dim", highlight=False
+            )
+    return EXIT_OK
+
+
+def _fail(
+    options: RunOptions,
+    err_console: Console,
+    out: IO[str],
+    message: str,
+    code: int,
+    partial: str | None = None,
+    log_path: str | None = None,
+) -> int:
+    err_console.print(message, style="red", highlight=False, markup=False)
+    if partial:
+        err_console.print("partial answer (on stdout)", style="yellow", highlight=False)
+    if log_path:
+        err_console.print(f"log: {log_path}", style="dim", highlight=False)
+    if options.json_output:
+        out.write(
+            json.dumps(
+                {"response": partial, "error": message, "exit_code": code, "log_path": log_path},
+                indent=2,
+            )
+            + "\n"
+        )
+    elif partial:
+        out.write(partial.rstrip("\n") + "\n")
+    out.flush()
+    return code
+
+
+def stdin_stream() -> IO[bytes] | IO[str]:
+    return getattr(sys.stdin, "buffer", sys.stdin)
