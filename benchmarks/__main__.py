@@ -46,11 +46,12 @@ def cmd_tasks(args: argparse.Namespace) -> None:
     if args.limit:
         tasks = tasks[: args.limit]
     rlm_kwargs = {
-        "environment": args.environment,
         "max_iterations": args.max_iterations,
         "max_timeout": args.max_timeout,
         "max_depth": 1,
     }
+    if args.environment:  # else the engine's default (the sandbox)
+        rlm_kwargs["environment"] = args.environment
     if args.rlm_kwargs:
         rlm_kwargs.update(json.loads(args.rlm_kwargs))
     name = args.name or f"tasks-{args.backend}-{args.suite}"
@@ -112,7 +113,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--max-context", type=int, help="skip tasks above this many tokens")
         sp.add_argument("--limit", type=int, help="run only the first N tasks")
         sp.add_argument("--methods", default="plain,rlm")
-        sp.add_argument("--environment", default="local", help="RLM environment")
+        sp.add_argument("--environment", help="RLM environment (default: the engine's default)")
         sp.add_argument("--max-iterations", type=int, default=8)
         sp.add_argument("--max-timeout", type=float, default=None, help="seconds per RLM task")
         sp.add_argument("--rlm-kwargs", help="extra RLM(...) keywords as JSON")
