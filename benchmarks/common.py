@@ -24,7 +24,16 @@ def commit() -> dict[str, Any]:
         ).stdout.strip()
         dirty = bool(
             subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
+                # result files being rewritten by this very run do not make the code dirty
+                [
+                    "git",
+                    "status",
+                    "--porcelain",
+                    "--untracked-files=no",
+                    "--",
+                    ".",
+                    ":!benchmarks/results",
+                ],
                 cwd=REPO,
                 capture_output=True,
                 text=True,

@@ -32,12 +32,15 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
 }
 
 
-# ours -> the reference's nearest equivalent (sandbox: a locked-down worker process; the
-# reference's only out-of-process option that runs here is an unrestricted Jupyter kernel).
+# ours -> the reference's nearest equivalents. In process: our `local`, its `local` and its
+# default IPython (an in-process shell). Out of process: our `sandbox` and `ipython` (the
+# locked-down worker, the latter running cells through IPython) against its Jupyter kernel
+# subprocess, the only out-of-process environment of the reference that runs here.
 MATCHED_ENVIRONMENTS = [
     ("local", "local"),
-    ("ipython", "ipython"),
+    ("local", "ipython"),
     ("sandbox", "ipython:subprocess"),
+    ("ipython", "ipython:subprocess"),
 ]
 
 
