@@ -29,6 +29,7 @@ REGISTRY: dict[str, tuple[str, str | None]] = {
     "gemini": ("rlm.clients.gemini:GeminiClient", "gemini"),
     "portkey": ("rlm.clients.portkey:PortkeyClient", "portkey"),
     "litellm": ("rlm.clients.litellm:LiteLLMClient", "litellm"),
+    "local": ("rlm.clients.local_model:LocalLM", "local"),
 }
 
 
