@@ -16,6 +16,16 @@ from benchmarks import context_scale, engine_overhead, engines, task_runner, thr
 from benchmarks.tasks import SUITES, build_suite
 
 
+def _command(args: argparse.Namespace, sub: str) -> str:
+    """The command line that reproduces one table (under `all`, its own subcommand)."""
+    argv = sys.argv[1:]
+    if argv and argv[0] == "all" and sub != "tasks":
+        argv = [sub, "--grid", args.grid] + (["--no-reference"] if args.no_reference else [])
+        if args.envs:
+            argv += ["--envs", args.envs]
+    return "python -m benchmarks " + " ".join(shlex.quote(a) for a in argv)
+
+
 def _engines(args: argparse.Namespace) -> list[str]:
     return ["ours"] if args.no_reference else list(engines.ENGINES)
 
@@ -25,15 +35,33 @@ def _envs(args: argparse.Namespace) -> list[str] | None:
 
 
 def cmd_overhead(args: argparse.Namespace) -> None:
-    engine_overhead.main(args.grid, _engines(args), _envs(args), args.name or "engine-overhead")
+    engine_overhead.main(
+        args.grid,
+        _engines(args),
+        _envs(args),
+        args.name or "engine-overhead",
+        command=_command(args, "overhead"),
+    )
 
 
 def cmd_throughput(args: argparse.Namespace) -> None:
-    throughput.main(args.grid, _engines(args), _envs(args), args.name or "throughput")
+    throughput.main(
+        args.grid,
+        _engines(args),
+        _envs(args),
+        args.name or "throughput",
+        command=_command(args, "throughput"),
+    )
 
 
 def cmd_context(args: argparse.Namespace) -> None:
-    context_scale.main(args.grid, _engines(args), _envs(args), args.name or "context")
+    context_scale.main(
+        args.grid,
+        _engines(args),
+        _envs(args),
+        args.name or "context",
+        command=_command(args, "context"),
+    )
 
 
 def cmd_tasks(args: argparse.Namespace) -> None:
@@ -63,7 +91,7 @@ def cmd_tasks(args: argparse.Namespace) -> None:
         rlm_kwargs=rlm_kwargs,
         window=args.window,
         name=name,
-        command="python -m benchmarks " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        command=_command(args, "tasks"),
         notes=args.notes or "",
     )
 

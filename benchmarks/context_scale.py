@@ -114,6 +114,7 @@ def main(
     envs: list[str] | None,
     name: str,
     out_dir: Path | None = None,
+    command: str | None = None,
 ) -> list[dict]:
     sizes = GRIDS[grid_name]
     engine_envs = [(e, env) for e in engine_names for env in engines.environments(e, envs)]
@@ -124,7 +125,7 @@ def main(
         grid=grid_name,
         sizes_mb=sizes,
         engines={e: engines.run(e, {"mode": "version"}) for e in engine_names},
-        command=f"python -m benchmarks context --grid {grid_name}",
+        command=command or f"python -m benchmarks context --grid {grid_name}",
         notes=(
             "A plain-text context of the given size is passed to completion(); the scripted "
             "model answers len(context) in its first iteration (checked). Extra MB per context "

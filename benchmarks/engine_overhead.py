@@ -141,6 +141,7 @@ def main(
     envs: list[str] | None,
     name: str,
     out_dir: Path | None = None,
+    command: str | None = None,
 ) -> list[dict]:
     grid = GRIDS[grid_name]
     engine_envs = [(e, env) for e in engine_names for env in engines.environments(e, envs)]
@@ -151,7 +152,7 @@ def main(
         grid=grid_name,
         grid_values=grid,
         engines={e: engines.run(e, {"mode": "version"}) for e in engine_names},
-        command=f"python -m benchmarks overhead --grid {grid_name}",
+        command=command or f"python -m benchmarks overhead --grid {grid_name}",
         notes=(
             "Simulated models (root and sub-calls each sleep `latency`); ideal = iterations x "
             "2 x latency. Both engines run in fresh processes with the same scripted replies "

@@ -100,6 +100,7 @@ def main(
     envs: list[str] | None,
     name: str,
     out_dir: Path | None = None,
+    command: str | None = None,
 ) -> list[dict]:
     grid = GRIDS[grid_name]
     engine_envs = [(e, env) for e in engine_names for env in engines.environments(e, envs)]
@@ -110,7 +111,7 @@ def main(
         grid=grid_name,
         grid_values=grid,
         engines={e: engines.run(e, {"mode": "version"}) for e in engine_names},
-        command=f"python -m benchmarks throughput --grid {grid_name}",
+        command=command or f"python -m benchmarks throughput --grid {grid_name}",
         notes=(
             "Timed inside the REPL with time.perf_counter; best of the repeats. The model "
             "returns immediately (sync and async paths alike), so this is the cost of the "
