@@ -13,6 +13,7 @@ import sys
 
 import benchmarks  # noqa: F401  (puts this checkout's src/ on sys.path)
 from benchmarks import context_scale, engine_overhead, engines, task_runner, throughput
+from benchmarks.common import RESULTS
 from benchmarks.tasks import SUITES, build_suite
 
 
@@ -96,6 +97,12 @@ def cmd_tasks(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_render(args: argparse.Namespace) -> None:
+    """Rebuild a task run's table and plot from its JSON (the measurement metadata is kept)."""
+    data = json.loads((RESULTS / f"{args.name}.json").read_text())
+    task_runner.write(data["rows"], data["meta"], args.name)
+
+
 def cmd_all(args: argparse.Namespace) -> None:
     args.name = None  # each table keeps its own file name
     cmd_overhead(args)
@@ -162,6 +169,9 @@ def parser() -> argparse.ArgumentParser:
     task_opts(sp, "local")
     sp.add_argument("--name", help="result file name (default: tasks-<backend>-<suite>)")
     sp.set_defaults(fn=cmd_tasks)
+    sp = sub.add_parser("render", help="rebuild a task run's .md/.svg from its .json")
+    sp.add_argument("name", help="result name, e.g. tasks-local-small")
+    sp.set_defaults(fn=cmd_render)
     sp = sub.add_parser("all", help="overhead, throughput, context, then tasks")
     engine_opts(sp)
     task_opts(sp, "none")

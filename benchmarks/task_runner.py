@@ -12,6 +12,7 @@ Per task and method: score, tokens, cost, time -> `<name>.jsonl`; then a summary
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 import time
@@ -191,12 +192,28 @@ def run_suite(
     return rows
 
 
+_SIZE_RE = re.compile(r"-(\d+)-s\d+$")
+
+
+def nominal_tokens(row: dict[str, Any]) -> int:
+    """The size the task was generated for (its id says so): actual sizes differ a little
+    by family and seed, and tables and plots group by the requested size."""
+    found = _SIZE_RE.search(row["task_id"])
+    return int(found.group(1)) if found else int(row["context_tokens"])
+
+
+def kind(row: dict[str, Any]) -> str:
+    """Family plus question type (oolong-count, oolong-most_frequent): the task id less its
+    size and seed."""
+    return _SIZE_RE.sub("", row["task_id"]) or row["family"]
+
+
 def summary_table(rows: list[dict[str, Any]]) -> str:
     groups: dict[tuple[str, int], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     methods = sorted({r["method"] for r in rows}, key=lambda m: m != "plain")
     for r in rows:
-        groups[(r["family"], r["context_tokens"])][r["method"]].append(r)
-    head = ["family", "context (tokens)"]
+        groups[(kind(r), nominal_tokens(r))][r["method"]].append(r)
+    head = ["task", "context (tokens)"]
     for m in methods:
         head += [f"{m} score", f"{m} tokens in/out", f"{m} time (s)"]
     body = []
@@ -232,7 +249,7 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
 def plot(rows: list[dict[str, Any]], title: str) -> str:
     series: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        series[f"{r['family']} / {r['method']}"][r["context_tokens"]].append(r["score"])
+        series[f"{kind(r)} / {r['method']}"][nominal_tokens(r)].append(r["score"])
     points = {
         name: [(float(x), statistics.mean(ys)) for x, ys in sorted(by_x.items())]
         for name, by_x in series.items()
