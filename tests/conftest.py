@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# Set before any test module imports a provider SDK: a real (non-loopback) model request in a
+# test fails loudly instead of spending money (see rlm.clients.guard).
+os.environ.setdefault("RLM_BLOCK_REAL_REQUESTS", "1")
+
 from collections.abc import Callable
 from typing import Any
 

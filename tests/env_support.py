@@ -55,7 +55,22 @@ def docker_skip_reason() -> str | None:
     return docker_available()
 
 
+@functools.cache
+def sandbox_skip_reason() -> str | None:
+    """None when this kernel can run the full sandbox lockdown, else why not (tests skip:
+    e.g. CI inside a container whose seccomp profile hides Landlock)."""
+    from rlm.errors import SandboxUnavailableError
+
+    try:
+        get_environment("sandbox", host=EchoHost()).close()
+    except SandboxUnavailableError as exc:
+        return f"this kernel cannot lock the sandbox down: {exc}"
+    return None
+
+
 def ipython_skip_reason() -> str | None:
+    if (why := sandbox_skip_reason()) is not None:
+        return why
     if importlib.util.find_spec("IPython") is None:
         return "IPython is not installed (pip install 'rlm[ipython]')"
     return None
@@ -66,7 +81,11 @@ ALL_ENVS = ["local", "sandbox", "docker", "ipython"]
 
 def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, **kwargs: Any):
     """Build `name`, skipping the test (with the reason) when it cannot run here."""
-    reason = {"docker": docker_skip_reason, "ipython": ipython_skip_reason}.get(name)
+    reason = {
+        "docker": docker_skip_reason,
+        "ipython": ipython_skip_reason,
+        "sandbox": sandbox_skip_reason,
+    }.get(name)
     if reason is not None and (why := reason()) is not None:
         pytest.skip(f"{name} environment unavailable: {why}")
     host = host if host is not None else EchoHost(tools)

@@ -9,6 +9,7 @@ streaming chunks with usage in the final one), Anthropic Messages and Gemini gen
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -18,6 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+# LiteLLM fetches its price map from GitHub at import unless told not to; tests stay offline.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @dataclass
@@ -128,16 +132,17 @@ class FakeProvider:
         self.server.server_close()
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeProvider]:
+def serve() -> Iterator[FakeProvider]:
+    """Body of the `fake` fixture each test module defines: a server, closed afterwards."""
     server = FakeProvider()
     yield server
     server.close()
 
 
-@pytest.fixture(autouse=True)
-def block_real_requests(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any request to a non-loopback host fails loudly (the guard our conftest turns on)."""
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Body of each module's autouse fixture: the test guard on (any request to a
+    non-loopback host fails loudly) and no real credentials or endpoints from the caller's
+    environment."""
     monkeypatch.setenv("RLM_BLOCK_REAL_REQUESTS", "1")
     for name in (
         "OPENAI_API_KEY",
@@ -184,24 +189,62 @@ def openai_completion(
 
 
 def openai_stream(
-    pieces: list[str], prompt_tokens: int = 10, completion_tokens: int = 5, model: str = "gpt-4o-mini"
+    pieces: list[str],
+    prompt_tokens: int = 10,
+    completion_tokens: int = 5,
+    model: str = "gpt-4o-mini",
 ) -> list[str]:
     """Chunks as the API streams them with stream_options.include_usage: content deltas, a
     finish chunk, then a chunk with empty choices carrying usage, then [DONE]."""
-    base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1_700_000_000,
-            "model": model}
+    base = {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": model,
+    }
     events = [
-        json.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                          "finish_reason": None}], "usage": None})
+        json.dumps(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": ""},
+                        "finish_reason": None,
+                    }
+                ],
+                "usage": None,
+            }
+        )
     ]
     for piece in pieces:
-        events.append(json.dumps({**base, "choices": [
-            {"index": 0, "delta": {"content": piece}, "finish_reason": None}], "usage": None}))
-    events.append(json.dumps({**base, "choices": [
-        {"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": None}))
-    events.append(json.dumps({**base, "choices": [], "usage": {
-        "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens}}))
+        events.append(
+            json.dumps(
+                {
+                    **base,
+                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                    "usage": None,
+                }
+            )
+        )
+    events.append(
+        json.dumps(
+            {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": None}
+        )
+    )
+    events.append(
+        json.dumps(
+            {
+                **base,
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            }
+        )
+    )
     events.append("[DONE]")
     return events
 
@@ -212,7 +255,10 @@ def openai_error(status: int, message: str, type_: str = "invalid_request_error"
 
 # -- Anthropic Messages ----------------------------------------------------------------------
 def anthropic_message(
-    text: str, input_tokens: int = 10, output_tokens: int = 5, model: str = "claude-haiku-4-5",
+    text: str,
+    input_tokens: int = 10,
+    output_tokens: int = 5,
+    model: str = "claude-haiku-4-5",
     **usage_extra: Any,
 ) -> dict[str, Any]:
     return {
@@ -233,7 +279,10 @@ def anthropic_error(type_: str, message: str) -> dict[str, Any]:
 
 # -- Gemini generateContent ------------------------------------------------------------------
 def gemini_response(
-    text: str, prompt_tokens: int = 10, candidates_tokens: int = 5, thoughts_tokens: int = 0,
+    text: str,
+    prompt_tokens: int = 10,
+    candidates_tokens: int = 5,
+    thoughts_tokens: int = 0,
     model: str = "gemini-2.5-flash",
 ) -> dict[str, Any]:
     usage: dict[str, Any] = {
@@ -245,8 +294,11 @@ def gemini_response(
         usage["thoughtsTokenCount"] = thoughts_tokens
     return {
         "candidates": [
-            {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP",
-             "index": 0}
+            {
+                "content": {"parts": [{"text": text}], "role": "model"},
+                "finishReason": "STOP",
+                "index": 0,
+            }
         ],
         "usageMetadata": usage,
         "modelVersion": model,

@@ -26,7 +26,12 @@ def test_live_display_tracks_iterations_subcalls_and_tokens():
             return "FINAL(ok)"
         return "```repl\nprint(llm_query_batched(['a?', 'b?']))\n```"
 
-    rlm = RLM(backend="function", backend_kwargs={"function": model}, **progress.callbacks())
+    rlm = RLM(
+        backend="function",
+        environment="local",
+        backend_kwargs={"function": model},
+        **progress.callbacks(),
+    )
     progress.usage = lambda: _usage_of(rlm)
     with progress:
         assert rlm.completion("ctx").response == "ok"

@@ -41,7 +41,15 @@ def clean_env(tmp_path, monkeypatch):
 
 
 def scripted(*responses: str) -> list[str]:
-    return ["--backend", "scripted", "--backend-kwargs", json.dumps({"responses": list(responses)})]
+    # The in-process environment: these tests are about the command, not the sandbox.
+    return [
+        "--backend",
+        "scripted",
+        "--backend-kwargs",
+        json.dumps({"responses": list(responses)}),
+        "--environment",
+        "local",
+    ]
 
 
 def invoke(args, input=None):
@@ -213,6 +221,11 @@ def test_bad_input_fails_before_anything_is_written(tmp_path, args, message):
     assert not list(logs.glob("*")) if logs.exists() else True
 
 
+def test_empty_query_is_a_usage_error():
+    result = invoke(["run", "  ", *scripted("FINAL(x)")])
+    assert result.exit_code == 2 and "the query is empty" in result.stderr
+
+
 def test_bad_backend_kwargs_json_is_a_usage_error():
     result = invoke(["run", "q", "--backend", "scripted", "--backend-kwargs", "{nope"])
     assert result.exit_code == 2
@@ -234,7 +247,7 @@ def test_settings_come_from_env_and_config_file_and_flags_win(tmp_path, monkeypa
     cfg = tmp_path / "config" / "rlm" / "config.toml"
     cfg.parent.mkdir(parents=True)
     cfg.write_text(
-        'backend = "scripted"\nmax_iterations = 1\n[backend_kwargs]\nresponses = ["FINAL(from-config)"]\n'
+        'backend = "scripted"\nenvironment = "local"\nmax_iterations = 1\n[backend_kwargs]\nresponses = ["FINAL(from-config)"]\n'
     )
     result = invoke(["run", "q", "--no-log", "-q"])
     assert (result.exit_code, result.stdout) == (0, "from-config\n"), result.stderr

@@ -7,19 +7,30 @@ import logging
 
 import pytest
 
-pytest.importorskip("anthropic", reason="needs the 'anthropic' extra: pip install -e '.[anthropic]'")
+pytest.importorskip(
+    "anthropic", reason="needs the 'anthropic' extra: pip install -e '.[anthropic]'"
+)
 
-from fake_providers import (  # noqa: E402
+from fake_providers import (
     Reply,
     anthropic_error,
     anthropic_message,
-    block_real_requests,  # noqa: F401
-    fake,  # noqa: F401
+    offline,
+    serve,
 )
+from rlm.clients import get_client
+from rlm.clients.retry import RetryPolicy
+from rlm.errors import AuthenticationError, BadRequestError
 
-from rlm.clients import get_client  # noqa: E402
-from rlm.clients.retry import RetryPolicy  # noqa: E402
-from rlm.errors import AuthenticationError, BadRequestError  # noqa: E402
+
+@pytest.fixture
+def fake():
+    yield from serve()
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    offline(monkeypatch)
 
 
 def make(fake, **kwargs):
@@ -47,7 +58,10 @@ def test_system_moves_to_the_system_parameter_and_max_tokens_is_defaulted(fake):
     request = fake.requests[0]
     assert request.path == "/v1/messages"
     # Older SDKs send x-api-key, newer ones a bearer token.
-    assert "test-key" in (request.headers.get("x-api-key"), request.headers.get("authorization", "")[7:])
+    assert "test-key" in (
+        request.headers.get("x-api-key"),
+        request.headers.get("authorization", "")[7:],
+    )
     assert "anthropic-version" in request.headers
     body = request.body
     assert body["system"] == "You are terse."
@@ -106,7 +120,9 @@ def test_overloaded_529_is_retried(fake):
 
 
 def test_auth_error_names_the_variable(fake):
-    fake.default = lambda r: Reply(401, anthropic_error("authentication_error", "invalid x-api-key"))
+    fake.default = lambda r: Reply(
+        401, anthropic_error("authentication_error", "invalid x-api-key")
+    )
     with pytest.raises(AuthenticationError, match="ANTHROPIC_API_KEY") as info:
         make(fake).complete("x")
     assert "invalid x-api-key" in str(info.value)
@@ -123,7 +139,9 @@ def test_bad_request_fails_fast(fake):
 
 
 def test_async(fake):
-    fake.enqueue(Reply(body=anthropic_message("a1", 5, 1)), Reply(body=anthropic_message("a2", 6, 1)))
+    fake.enqueue(
+        Reply(body=anthropic_message("a1", 5, 1)), Reply(body=anthropic_message("a2", 6, 1))
+    )
     client = make(fake)
 
     async def run():
@@ -132,3 +150,11 @@ def test_async(fake):
     responses = asyncio.run(run())
     assert sorted(r.text for r in responses) == ["a1", "a2"]
     assert client.get_usage_summary().total_input_tokens == 11
+
+
+def test_timeout_then_success(fake):
+    fake.enqueue(
+        Reply(body=anthropic_message("late"), delay=1.5), Reply(body=anthropic_message("ok"))
+    )
+    assert make(fake, timeout=0.3).complete("x").text == "ok"
+    assert len(fake.requests) == 2

@@ -15,13 +15,22 @@ import pytest
 
 from fake_providers import (
     Reply,
-    block_real_requests,  # noqa: F401
-    fake,  # noqa: F401
+    offline,
     openai_completion,
+    serve,
 )
-
 from rlm.clients.cache import CachedLM, ResponseCache
 from rlm.clients.offline import FunctionLM
+
+
+@pytest.fixture
+def fake():
+    yield from serve()
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    offline(monkeypatch)
 
 
 def openai_client(fake, path, **kwargs):

@@ -8,17 +8,26 @@ import pytest
 
 pytest.importorskip("google.genai", reason="needs the 'gemini' extra: pip install -e '.[gemini]'")
 
-from fake_providers import (  # noqa: E402
+from fake_providers import (
     Reply,
-    block_real_requests,  # noqa: F401
-    fake,  # noqa: F401
     gemini_error,
     gemini_response,
+    offline,
+    serve,
 )
+from rlm.clients import get_client
+from rlm.clients.retry import RetryPolicy
+from rlm.errors import AuthenticationError, BadRequestError, RateLimitError
 
-from rlm.clients import get_client  # noqa: E402
-from rlm.clients.retry import RetryPolicy  # noqa: E402
-from rlm.errors import AuthenticationError, BadRequestError, RateLimitError  # noqa: E402
+
+@pytest.fixture
+def fake():
+    yield from serve()
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    offline(monkeypatch)
 
 
 def make(fake, **kwargs):
@@ -89,8 +98,11 @@ def test_invalid_api_key_is_an_authentication_error(fake):
     # Gemini answers a bad key with 400 INVALID_ARGUMENT and reason API_KEY_INVALID.
     body = gemini_error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT")
     body["error"]["details"] = [
-        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-         "domain": "googleapis.com"}
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "API_KEY_INVALID",
+            "domain": "googleapis.com",
+        }
     ]
     fake.default = lambda r: Reply(400, body)
     with pytest.raises(AuthenticationError, match="GEMINI_API_KEY"):
@@ -100,7 +112,8 @@ def test_invalid_api_key_is_an_authentication_error(fake):
 
 def test_other_400_is_a_bad_request(fake):
     fake.default = lambda r: Reply(
-        400, gemini_error(400, "Invalid value at 'generation_config.temperature'", "INVALID_ARGUMENT")
+        400,
+        gemini_error(400, "Invalid value at 'generation_config.temperature'", "INVALID_ARGUMENT"),
     )
     with pytest.raises(BadRequestError, match="temperature"):
         make(fake).complete("x", temperature=99)
@@ -125,3 +138,15 @@ def test_default_model_and_key_from_environment(fake, monkeypatch):
     assert client.model_name == "gemini-2.5-flash"
     client.complete("x")
     assert fake.requests[0].headers["x-goog-api-key"] == "env-key"
+
+
+def test_timeouts_sync_and_async_are_retried_then_reported(fake):
+    from rlm.errors import ProviderError
+
+    fake.default = lambda r: Reply(body=gemini_response("late"), delay=1.5)
+    client = make(fake, timeout=0.3, retry=RetryPolicy(max_retries=1, initial_delay=0.01))
+    with pytest.raises(ProviderError, match="timed out"):
+        client.complete("x")
+    with pytest.raises(ProviderError, match="timed out"):
+        asyncio.run(client.acomplete("x"))
+    assert len(fake.requests) == 4

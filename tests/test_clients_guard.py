@@ -8,13 +8,22 @@ import pytest
 
 from fake_providers import (
     Reply,
-    block_real_requests,  # noqa: F401
-    fake,  # noqa: F401
+    offline,
     openai_completion,
+    serve,
 )
-
 from rlm.clients import guard
 from rlm.errors import RealModelCallBlockedError
+
+
+@pytest.fixture
+def fake():
+    yield from serve()
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    offline(monkeypatch)
 
 
 @pytest.mark.parametrize(

@@ -9,16 +9,25 @@ import pytest
 
 pytest.importorskip("openai", reason="needs the 'openai' extra: pip install -e '.[openai]'")
 
-from fake_providers import (  # noqa: E402
+from fake_providers import (
     FakeProvider,
     Reply,
-    block_real_requests,  # noqa: F401  (autouse fixture)
-    fake,  # noqa: F401  (fixture)
+    offline,
     openai_completion,
     openai_stream,
+    serve,
 )
+from rlm.clients import get_client
 
-from rlm.clients import get_client  # noqa: E402
+
+@pytest.fixture
+def fake():
+    yield from serve()
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    offline(monkeypatch)
 
 
 def make(fake: FakeProvider, backend: str = "openai", **kwargs):
@@ -58,8 +67,11 @@ def test_completion_returns_text_exact_usage_and_table_cost(fake):
 def test_sampling_args_from_constructor_and_call_merge(fake):
     fake.enqueue(Reply(body=openai_completion("ok")))
     client = make(fake, sampling_args={"temperature": 0.2, "top_p": 0.9, "reasoning_effort": "low"})
-    client.complete([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
-                    temperature=0.7, stop=["\n"])
+    client.complete(
+        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+        temperature=0.7,
+        stop=["\n"],
+    )
     body = fake.requests[0].body
     assert body["temperature"] == 0.7  # the call's own value wins
     assert body["top_p"] == 0.9
@@ -81,7 +93,9 @@ def test_streaming_joins_deltas_and_reads_usage_from_the_final_chunk(fake):
 
 
 def test_async_streaming_and_plain(fake):
-    fake.enqueue(Reply(sse=openai_stream(["a", "b"], 3, 2)), Reply(body=openai_completion("c", 4, 1)))
+    fake.enqueue(
+        Reply(sse=openai_stream(["a", "b"], 3, 2)), Reply(body=openai_completion("c", 4, 1))
+    )
     streaming = make(fake, stream=True)
     plain = make(fake)
 
@@ -107,7 +121,9 @@ def test_unknown_model_has_no_cost_never_a_guess(fake):
 
 def test_user_price_override_applies(fake):
     fake.enqueue(Reply(body=openai_completion("hi", 1_000_000, 1_000_000, model="my-finetune")))
-    response = make(fake, model_name="my-finetune", prices={"my-finetune": (1.0, 3.0)}).complete("x")
+    response = make(fake, model_name="my-finetune", prices={"my-finetune": (1.0, 3.0)}).complete(
+        "x"
+    )
     assert response.usage.cost == pytest.approx(4.0)
 
 
@@ -183,7 +199,9 @@ def test_azure_openai_deployment_path_and_key_header(fake):
     )
     response = client.complete("x")
     request = fake.requests[0]
-    assert request.path == "/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21"
+    assert (
+        request.path == "/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21"
+    )
     assert request.headers["api-key"] == "azure-key"
     # The deployment name is unknown to the price table; the reported model is not.
     assert response.usage.model == "my-deployment"
@@ -230,3 +248,50 @@ def test_missing_usage_counts_zero_and_unknown_cost(fake, caplog):
 def test_describe_has_no_secret(fake):
     client = make(fake, api_key="sk-very-secret")
     assert "sk-very-secret" not in repr(client.describe())
+
+
+def test_an_rlm_run_end_to_end_over_the_real_sdk(fake):
+    """The engine drives the openai client: root turns and a llm_query sub-call all travel
+    over HTTP, and the run's usage summary is the sum of what the server reported."""
+    from rlm import RLM
+
+    def reply(received):
+        messages = received.body["messages"]
+        if messages[0]["role"] != "system":  # the sub-call: one plain user message
+            return Reply(body=openai_completion("the needle is 7", 50, 5))
+        if not any("the needle is 7" in str(m["content"]) for m in messages):
+            code = "```repl\nanswer_text = llm_query('find the needle in: ' + context[:100])\nprint(answer_text)\n```"
+            return Reply(body=openai_completion(code, 500, 40))
+        return Reply(body=openai_completion("FINAL(7)", 700, 4))
+
+    fake.default = reply
+    rlm = RLM(
+        backend="openai",
+        backend_kwargs={
+            "model_name": "gpt-4o-mini",
+            "api_key": "k",
+            "base_url": fake.url + "/v1",
+        },
+        environment="local",
+        max_iterations=4,
+    )
+    result = rlm.completion("haystack " * 50 + "needle=7")
+    assert result.response.strip() == "7"
+    summary = result.usage_summary
+    assert summary.total_calls == len(fake.requests) == 3
+    assert summary.total_input_tokens == 500 + 50 + 700
+    assert summary.total_output_tokens == 40 + 5 + 4
+    assert summary.total_cost == pytest.approx((1250 * 0.15 + 49 * 0.60) / 1e6)
+
+
+def test_a_stream_cut_mid_answer_is_retried_not_returned_as_whole(fake):
+    from rlm.clients.retry import RetryPolicy
+
+    truncated = openai_stream(["The answer", " is"])[:3]  # no finish chunk, no usage, no [DONE]
+    fake.enqueue(Reply(sse=truncated), Reply(sse=openai_stream(["The answer is 42."], 9, 5)))
+    client = make(fake, stream=True, retry={"max_retries": 2, "initial_delay": 0.01})
+    assert isinstance(client.retry, RetryPolicy)
+    response = client.complete("x")
+    assert response.text == "The answer is 42."
+    assert response.usage.input_tokens == 9
+    assert len(fake.requests) == 2

@@ -8,17 +8,26 @@ import pytest
 
 pytest.importorskip("portkey_ai", reason="needs the 'portkey' extra: pip install -e '.[portkey]'")
 
-from fake_providers import (  # noqa: E402
+from fake_providers import (
     Reply,
-    block_real_requests,  # noqa: F401
-    fake,  # noqa: F401
+    offline,
     openai_completion,
     openai_error,
+    serve,
 )
+from rlm.clients import get_client
+from rlm.clients.retry import RetryPolicy
+from rlm.errors import AuthenticationError
 
-from rlm.clients import get_client  # noqa: E402
-from rlm.clients.retry import RetryPolicy  # noqa: E402
-from rlm.errors import AuthenticationError  # noqa: E402
+
+@pytest.fixture
+def fake():
+    yield from serve()
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    offline(monkeypatch)
 
 
 def make(fake, **kwargs):

@@ -10,19 +10,18 @@ import pytest
 
 pytest.importorskip("openai", reason="needs the 'openai' extra: pip install -e '.[openai]'")
 
-from fake_providers import (  # noqa: E402
+from fake_providers import (
     FakeProvider,
     Reply,
-    block_real_requests,  # noqa: F401
-    fake,  # noqa: F401
+    offline,
     openai_completion,
     openai_error,
+    serve,
 )
-
-from rlm.clients import get_client  # noqa: E402
-from rlm.clients.errors_map import parse_retry_after  # noqa: E402
-from rlm.clients.retry import RetryPolicy  # noqa: E402
-from rlm.errors import (  # noqa: E402
+from rlm.clients import get_client
+from rlm.clients.errors_map import parse_retry_after
+from rlm.clients.retry import RetryPolicy
+from rlm.errors import (
     AuthenticationError,
     BadRequestError,
     ProviderError,
@@ -31,6 +30,16 @@ from rlm.errors import (  # noqa: E402
 
 # Backoff short enough to keep the suite fast, long enough to be measured.
 FAST = RetryPolicy(max_retries=3, initial_delay=0.01, max_delay=0.05)
+
+
+@pytest.fixture
+def fake():
+    yield from serve()
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    offline(monkeypatch)
 
 
 def make(fake: FakeProvider, **kwargs):
@@ -80,7 +89,9 @@ def test_500_then_success(fake):
 
 
 def test_async_retries_too(fake):
-    fake.enqueue(Reply(502, {"error": {"message": "bad gateway"}}), Reply(body=openai_completion("ok")))
+    fake.enqueue(
+        Reply(502, {"error": {"message": "bad gateway"}}), Reply(body=openai_completion("ok"))
+    )
     assert asyncio.run(make(fake).acomplete("x")).text == "ok"
     assert len(fake.requests) == 2
 
@@ -113,7 +124,9 @@ def test_timeout_is_retried_then_reported(fake):
 
 
 def test_timeout_then_success(fake):
-    fake.enqueue(Reply(body=openai_completion("late"), delay=1.0), Reply(body=openai_completion("ok")))
+    fake.enqueue(
+        Reply(body=openai_completion("late"), delay=1.0), Reply(body=openai_completion("ok"))
+    )
     assert make(fake, timeout=0.3).complete("x").text == "ok"
 
 
@@ -129,7 +142,9 @@ def test_401_fails_fast_and_names_the_variable(fake):
 
 
 def test_openrouter_401_names_its_own_variable(fake):
-    fake.default = lambda r: Reply(401, {"error": {"message": "No auth credentials found", "code": 401}})
+    fake.default = lambda r: Reply(
+        401, {"error": {"message": "No auth credentials found", "code": 401}}
+    )
     client = get_client(
         "openrouter",
         {"model_name": "openai/gpt-4o", "api_key": "bad", "base_url": fake.url + "/v1"},

@@ -445,7 +445,47 @@ def test_acompletion():
 
 
 def test_default_environment_is_the_sandbox():
-    rlm = RLM(backend="scripted", backend_kwargs={"responses": [repl("import os\nFINAL(os.getcwd())")]})
+    rlm = RLM(
+        backend="scripted", backend_kwargs={"responses": [repl("import os\nFINAL(os.getcwd())")]}
+    )
     assert rlm.config.environment == "sandbox"
     answer = rlm.completion("c").response
     assert answer != __import__("os").getcwd()  # the worker runs in its own private temp dir
+
+
+def test_a_client_may_bring_its_preferred_system_prompt():
+    seen = []
+
+    class Small(BaseLM):
+        preferred_system_prompt = "SHORT RECIPE. The text: {context_description}"
+
+        def complete(self, prompt, **sampling):
+            seen.append(prompt)
+            return LMResponse("FINAL(1)", self.record(CallUsage("small")))
+
+    RLM(backend=Small(model_name="small"), environment="local").completion("abc")
+    assert seen[0][0]["content"] == "SHORT RECIPE. The text: a str of 3 characters."
+    seen.clear()
+    RLM(
+        backend=Small(model_name="small"), environment="local", custom_system_prompt="MINE"
+    ).completion("abc")
+    assert seen[0][0]["content"].startswith("MINE")
+
+
+def test_best_answer_that_is_only_code_falls_back_to_the_last_output(make_rlm):
+    code_only = repl("print('The secret code is 4711.')")
+    result = make_rlm([code_only, code_only], max_iterations=1).completion("c")
+    assert result.response == "The secret code is 4711."
+
+
+def test_last_feedback_asks_for_the_best_answer_in_the_same_user_turn(make_rlm):
+    seen = []
+
+    def model(messages):
+        seen.append(messages)
+        return repl("print(1)") if len(seen) < 3 else "FINAL(x)"
+
+    make_rlm(model, max_iterations=2).completion("c")
+    roles = [m["role"] for m in seen[-1]]
+    assert all(a != b for a, b in zip(roles[1:], roles[2:], strict=False))  # alternating
+    assert "out of iterations" in seen[-1][-1]["content"]

@@ -200,3 +200,25 @@ def test_async_task_cancellation_stops_the_run():
     count = len(ticks)
     time.sleep(0.3)
     assert count > 0 and len(ticks) == count, "the cell kept running after cancellation"
+
+
+def test_a_tripped_limit_cancels_the_rest_of_an_async_batch(make_rlm):
+    import asyncio
+
+    finished = []
+
+    async def sub(messages):
+        await asyncio.sleep(0.2)
+        finished.append(messages[-1]["content"])
+        return "ok"
+
+    rlm = make_rlm(
+        [repl("llm_query_batched([str(i) for i in range(20)])")],
+        sub=sub,
+        max_concurrent_subcalls=2,
+        max_timeout=0.5,
+    )
+    with pytest.raises(TimeoutExceededError):
+        rlm.completion("c")
+    time.sleep(0.6)
+    assert len(finished) <= 6, f"{len(finished)} sub-calls ran after the limit tripped"

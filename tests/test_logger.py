@@ -146,3 +146,11 @@ def test_verbose_prints_a_rich_view_to_stderr(capsys, make_rlm):
     make_rlm([repl("print('visible output')"), "FINAL(shown)"], verbose=True).completion("c")
     err = capsys.readouterr().err
     assert "visible output" in err and "final answer" in err and "shown" in err
+
+
+def test_plain_call_at_max_depth_zero_is_logged_too(tmp_path, make_rlm):
+    logger = RLMLogger(tmp_path)
+    result = make_rlm(["plain"], max_depth=0, logger=logger).completion("q")
+    lines = read(logger.log_file_path)
+    assert [entry["type"] for entry in lines] == ["metadata", "result"]
+    assert lines[1]["response"] == "plain" and result.metadata["result"]["response"] == "plain"

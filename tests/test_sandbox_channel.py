@@ -182,3 +182,48 @@ def test_worker_sees_a_scrubbed_environment(monkeypatch):
     finally:
         env.close()
     assert os.environ["OPENAI_API_KEY"] == "sk-secret-should-not-leak"
+
+
+def test_a_large_ascii_context_takes_the_zero_copy_path_intact():
+    import hashlib
+    import random
+
+    rng = random.Random(7)
+    text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz \n") for _ in range(3_000_001))
+    env = make_env("sandbox")
+    try:
+        env.load_context(text)
+        env.load_context(text[:1000], 1)  # small: the ordinary path
+        result = env.execute_code(
+            "import hashlib\nprint(len(context), hashlib.sha256(context.encode()).hexdigest(),"
+            " context.isascii(), context_1 == context[:1000])"
+        )
+        expected = f"{len(text)} {hashlib.sha256(text.encode()).hexdigest()} True True"
+        assert result.stdout.strip() == expected
+    finally:
+        env.close()
+
+
+def test_a_forged_result_with_the_right_id_and_hostile_values_never_raises_in_the_host():
+    env = make_env("sandbox", cell_timeout=10)
+    try:
+        result = env.execute_code(
+            "import sys\n"
+            "f = sys._getframe()\n"
+            "while f is not None and not isinstance(f.f_locals.get('msg'), dict):\n"
+            "    f = f.f_back\n"
+            "rid = f.f_locals['msg']['id']\n"
+            "chan = f.f_locals['self'].channel\n"
+            "chan.send_json({'op': 'result', 'id': rid, 'stdout': 'forged', 'stderr': ['x'],\n"
+            "                'truncated_chars': float('inf'), 'execution_time': float('nan'),\n"
+            "                'locals': {'a': {'deep': 1}}, 'final_answer': 7})\n"
+            "import time; time.sleep(0.5)\n"
+        )
+        # Accepted as this cell's (harmless) output, with the hostile numbers neutralised.
+        assert result.stdout == "forged" and result.stderr == ""
+        assert result.truncated_chars == 0 and result.execution_time == 0.0
+        assert result.final_answer is None
+        after = env.execute_code("print('next')")
+        assert after.stdout.strip() == "next" or after.state_lost
+    finally:
+        env.close()

@@ -171,3 +171,101 @@ def test_close_kills_the_worker_and_removes_its_temp_dir():
     env.close()
     assert not _alive(pid)
     assert not os.path.exists(tmpdir)
+
+
+def test_partial_answer_is_kept_by_the_host_after_the_worker_is_killed(sandbox):
+    sandbox.execute_code("answer['content'] = 'half done'")
+    assert sandbox.partial_answer == "half done"
+    sandbox.interrupt()
+    assert sandbox.partial_answer == "half done"
+
+
+def test_close_from_another_thread_ends_a_running_cell_without_a_new_worker():
+    env = make_env("sandbox", cell_timeout=60)
+    pid = env.worker_pid
+    closer = threading.Timer(0.5, env.close)
+    closer.start()
+    result = env.execute_code("import time\ntime.sleep(30)")
+    closer.join()
+    assert result.state_lost and "closed" in result.stderr
+    assert env.worker_pid is None
+    assert not _alive(pid)
+
+
+def test_an_oversized_callback_request_is_an_error_in_model_code():
+    env = make_env("sandbox", max_message=1024 * 1024)
+    try:
+        result = env.execute_code("llm_query('x' * 5_000_000)")
+        assert "too large" in result.stderr and not result.state_lost
+        assert env.execute_code("print(llm_query('small'))").stdout.strip() == "echo:small"
+    finally:
+        env.close()
+
+
+def test_answer_written_before_a_timeout_is_kept_as_the_partial_answer(sandbox):
+    result = sandbox.execute_code("answer['content'] = 'so far'\nwhile True:\n    pass")
+    assert result.state_lost
+    assert sandbox.partial_answer == "so far"
+
+
+def test_interrupt_between_cells_stops_the_next_cell_only():
+    env = make_env("sandbox")
+    try:
+        env.execute_code("kept = 1")
+        env.interrupt()
+        skipped = env.execute_code("kept = 2")
+        assert "before the cell ran" in skipped.stderr and not skipped.state_lost
+        assert env.execute_code("print(kept)").stdout.strip() == "1"
+    finally:
+        env.close()
+
+
+def test_huge_final_answers_and_variables_are_capped_not_fatal():
+    env = make_env("sandbox")
+    try:
+        env.execute_code("big = 'z' * 30_000_000")
+        result = env.execute_code("FINAL(big)")
+        assert not result.state_lost
+        assert 0 < len(result.final_answer) < 30_000_000 and "cut" in result.stderr
+        assert 0 < len(env.resolve_variable("big")) < 30_000_000
+        assert env.execute_code("print(len(big))").stdout.strip() == "30000000"
+    finally:
+        env.close()
+
+
+def test_a_leftover_thread_hogging_the_worker_cannot_hang_the_host():
+    # A thread left running by an earlier cell holds the GIL in C code, so the worker stops
+    # reading its channel. Loading a big context must fail over to a fresh worker in bounded
+    # time, not block the host forever in a send.
+    env = make_env("sandbox", cell_timeout=1)
+    try:
+        started = env.execute_code(
+            "import re, threading, time\n"
+            "def hog():\n"
+            "    time.sleep(0.5)\n"
+            "    re.match(r'(a|aa)+$', 'a' * 80 + 'b')\n"
+            "threading.Thread(target=hog, daemon=True).start()"
+        )
+        assert not started.state_lost
+        time.sleep(1)
+        pid = env.worker_pid
+        start = time.monotonic()
+        env.load_context("q" * (40 * 1024 * 1024))
+        assert time.monotonic() - start < 30
+        assert env.worker_pid != pid  # the stuck worker was replaced
+        result = env.execute_code("print(len(context))")
+        assert "state lost" in result.stderr or "lost" in result.stderr
+        assert result.stdout.strip() == str(40 * 1024 * 1024)
+    finally:
+        env.close()
+
+
+def test_a_context_too_big_for_an_explicit_memory_limit_is_an_rlm_error():
+    from rlm.errors import REPLEnvironmentError
+
+    env = make_env("sandbox", memory_limit=256 * 1024 * 1024)
+    try:
+        with pytest.raises(REPLEnvironmentError, match="memory_limit"):
+            env.load_context("m" * (400 * 1024 * 1024))
+    finally:
+        env.close()

@@ -188,3 +188,62 @@ def test_reference_log_runs_open(browser, viewer):
     assert "print(" in visible_text(browser, "#iter-0 pre.code")
     assert browser.find_element(By.CSS_SELECTOR, ".final").text.strip().endswith("15")
     browser.save_screenshot(str(SCREENSHOT_DIR / "viewer-reference.png"))
+
+
+def test_a_log_written_by_the_engine(browser, tmp_path):
+    """What `rlm run` writes, child trajectory included, renders and expands."""
+    from rlm import RLM
+    from rlm.logger import RLMLogger
+
+    answers = iter(
+        [
+            "```repl\nprint(rlm_query('count the words'))\n```",  # root
+            "```repl\nwords = len(context.split())\nprint('child saw', words)\n```",  # child
+            "FINAL_VAR(words)",  # child
+            "FINAL(the child counted 3)",  # root
+        ]
+    )
+    logger = RLMLogger(log_dir=tmp_path / "engine")
+    with RLM(
+        backend="function",
+        environment="local",
+        backend_kwargs={"function": lambda messages: next(answers)},
+        max_depth=2,
+        logger=logger,
+    ) as rlm:
+        rlm.completion("one two three", root_prompt="how many words?")
+    with ViewerServer(tmp_path / "engine").start() as server:
+        browser.get(server.url)
+        wait(
+            browser,
+            EC.text_to_be_present_in_element((By.CSS_SELECTOR, "h1.run-title"), "how many words?"),
+        )
+        assert "the child counted 3" in browser.find_element(By.CSS_SELECTOR, ".final").text
+        expand(browser, browser.find_element(By.CSS_SELECTOR, "#iter-0 > summary"))
+        expand(browser, browser.find_element(By.CSS_SELECTOR, "#iter-0 details.subcall > summary"))
+        expand(browser, browser.find_element(By.CSS_SELECTOR, "#iter-0 details.child > summary"))
+        expand(
+            browser,
+            browser.find_element(By.CSS_SELECTOR, "#iter-0 details.child details.iter > summary"),
+        )
+        text = visible_text(browser, "#iter-0 details.child pre")
+        assert "words = len(context.split())" in text
+        assert "child saw" in text
+
+
+def test_a_run_being_written_offers_its_new_iterations(browser, viewer):
+    lines = (FIXTURES / "nested-subcalls.jsonl").read_text().splitlines(keepends=True)
+    live = Path("logs", "live.jsonl")
+    live.write_text("".join(lines[:2]))
+    browser.get(viewer.url + "#run=live.jsonl")
+    wait(browser, EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".warn"), "still going"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#run details.iter[data-depth='0']")) == 1
+    with live.open("a") as f:
+        f.writelines(lines[2:])
+    button = wait(browser, EC.element_to_be_clickable((By.ID, "update-banner")))
+    button.click()
+    wait(
+        browser,
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#run details.iter[data-depth='0']")) == 4,
+    )
+    assert "Chapter 2: revenue grew 12%" in browser.find_element(By.CSS_SELECTOR, ".final").text

@@ -44,6 +44,7 @@ def test_engine_log_with_a_child_trajectory(tmp_path):
     logger = RLMLogger(log_dir=tmp_path)
     with RLM(
         backend="function",
+        environment="local",
         backend_kwargs={"function": _model_tree()},
         max_depth=2,
         max_iterations=4,
@@ -101,6 +102,7 @@ def test_store_skips_bad_files_and_names_them(tmp_path):
     (tmp_path / "good.jsonl").write_bytes((FIXTURES / "nested-subcalls.jsonl").read_bytes())
     (tmp_path / "bad.jsonl").write_text("{")
     (tmp_path / "notes.txt").write_text("ignored: not a log suffix")
+    (tmp_path / "starting.jsonl").write_text("")  # opened, nothing written yet: not an error
     store = LogStore(tmp_path)
     assert [r.id for r in store.runs()] == ["good.jsonl"]
     assert list(store.errors) == ["bad.jsonl"]
@@ -156,3 +158,13 @@ def test_store_sees_a_run_grow_while_it_is_written(tmp_path):
         f.writelines(lines[2:])
     (run,) = store.runs()
     assert len(run.iterations) == 4 and run.summary()["finished"]
+
+
+def test_completions_appended_to_one_file_are_separate_runs(tmp_path):
+    """Two of our completions in one file (metadata ... result, twice) are two runs."""
+    one = (FIXTURES / "nested-subcalls.jsonl").read_text()
+    log = tmp_path / "two.jsonl"
+    log.write_text(one + one)
+    runs = read_log(log)
+    assert [len(r.iterations) for r in runs] == [4, 4]
+    assert all(r.result is not None for r in runs)

@@ -78,6 +78,8 @@ def execute(
 ) -> int:
     """Run one completion; return the process exit code. Every failure is reported on stderr
     (or as JSON with --json) and nothing is written before the input has been validated."""
+    if not options.query.strip():
+        return _fail(options, err_console, out, "error: the query is empty", EXIT_USAGE)
     try:
         loaded = load_context(options.contexts, stdin) if options.contexts else None
         kwargs = build_rlm_kwargs(settings, options.backend_kwargs)

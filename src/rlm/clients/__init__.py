@@ -5,16 +5,16 @@ Adding a provider is one file in this folder plus one line in `REGISTRY`.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from rlm._registry import Registry, load
 from rlm.clients.base import BaseLM
-from rlm.errors import ConfigurationError, MissingDependencyError
+from rlm.errors import ConfigurationError
 
 __all__ = ["REGISTRY", "BaseLM", "get_client"]
 
 # name -> ("module:Class", extra that provides its dependencies or None)
-REGISTRY: dict[str, tuple[str, str | None]] = {
+REGISTRY: Registry = {
     "scripted": ("rlm.clients.offline:ScriptedLM", None),
     "function": ("rlm.clients.offline:FunctionLM", None),
     "openai": ("rlm.clients.openai:OpenAIClient", "openai"),
@@ -37,20 +37,7 @@ def get_client(backend: str | BaseLM, backend_kwargs: dict[str, Any] | None = No
     """Build the client registered as `backend` (or return a `BaseLM` instance unchanged)."""
     if isinstance(backend, BaseLM):
         return backend
-    if not isinstance(backend, str) or backend not in REGISTRY:
-        raise ConfigurationError(
-            f"Unknown backend {backend!r}. Registered backends: {', '.join(sorted(REGISTRY))}; "
-            "or pass a BaseLM instance."
-        )
-    target, extra = REGISTRY[backend]
-    module_name, class_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if extra is None or (exc.name or "").startswith("rlm"):
-            raise
-        raise MissingDependencyError(f"backend {backend!r}", extra, exc.name) from exc
-    cls = getattr(module, class_name)
+    cls = load(REGISTRY, backend, "backend", "; or pass a BaseLM instance")
     try:
         return cls(**dict(backend_kwargs or {}))
     except TypeError as exc:

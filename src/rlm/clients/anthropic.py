@@ -12,13 +12,9 @@ from __future__ import annotations
 import inspect
 from typing import Any, ClassVar
 
-try:
-    import anthropic
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    from rlm.errors import MissingDependencyError
+import anthropic
 
-    raise MissingDependencyError("backend 'anthropic'", "anthropic", "anthropic") from exc
-
+from rlm.clients.errors_map import transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_anthropic
 from rlm.core.types import Message
@@ -58,7 +54,10 @@ def split_system(messages: list[Message]) -> tuple[str | None, list[dict[str, An
             turns[-1]["content"] += "\n\n" + _text_of(content)
         else:
             turns.append(
-                {"role": role, "content": content if isinstance(content, list) else _text_of(content)}
+                {
+                    "role": role,
+                    "content": content if isinstance(content, list) else _text_of(content),
+                }
             )
     if not turns or turns[0]["role"] != "user":
         # The API requires the first turn to be the user's.
@@ -107,7 +106,7 @@ class AnthropicClient(ProviderLM):
         }
         if base_url:
             self._client_kwargs["base_url"] = base_url
-        self._sdk_errors = (anthropic.AnthropicError,)
+        self._sdk_errors = (anthropic.AnthropicError, *transport_errors())
         self.client = anthropic.Anthropic(**self._client_kwargs)
         self.endpoint = str(self.client.base_url)
 
@@ -146,9 +145,7 @@ class AnthropicClient(ProviderLM):
     def _send(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         return self._parse(self.client.messages.create(**self._request_args(model, messages, args)))
 
-    async def _asend(
-        self, model: str, messages: list[Message], args: dict[str, Any]
-    ) -> RawResult:
+    async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         response = await self._async_client().messages.create(
             **self._request_args(model, messages, args)
         )

@@ -33,6 +33,10 @@ class BaseLM:
 
     #: Context window in tokens, used by compaction; None when unknown.
     context_window: int | None = None
+    #: A root system prompt template suited to this model (same placeholders as
+    #: rlm.core.prompts.SYSTEM_PROMPT), used when the user gives no custom_system_prompt.
+    #: Small local models follow a short concrete recipe better than the general prompt.
+    preferred_system_prompt: str | None = None
 
     def __init__(
         self,

@@ -47,9 +47,7 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
-def cache_key(
-    namespace: str, model: str, messages: list[Message], sampling: dict[str, Any]
-) -> str:
+def cache_key(namespace: str, model: str, messages: list[Message], sampling: dict[str, Any]) -> str:
     blob = json.dumps(
         {"ns": namespace, "model": model, "messages": messages, "sampling": sampling},
         sort_keys=True,
@@ -97,9 +95,11 @@ class ResponseCache:
 
     def get(self, key: str) -> tuple[str, CallUsage] | None:
         try:
-            row = self._conn().execute(
-                "SELECT payload, digest FROM responses WHERE key = ?", (key,)
-            ).fetchone()
+            row = (
+                self._conn()
+                .execute("SELECT payload, digest FROM responses WHERE key = ?", (key,))
+                .fetchone()
+            )
         except sqlite3.DatabaseError as exc:
             log.warning("response cache %s unreadable (%s); treating as a miss", self.path, exc)
             return None
@@ -121,8 +121,12 @@ class ResponseCache:
             if not isinstance(text, str):
                 raise ValueError("text is not a string")
         except (ValueError, KeyError, TypeError) as exc:
-            log.warning("corrupt response-cache entry %s in %s (%s); treating as a miss",
-                        key[:12], self.path, exc)
+            log.warning(
+                "corrupt response-cache entry %s in %s (%s); treating as a miss",
+                key[:12],
+                self.path,
+                exc,
+            )
             return None
         return text, usage
 

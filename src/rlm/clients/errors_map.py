@@ -24,7 +24,39 @@ from rlm.errors import (
     RateLimitError,
 )
 
-__all__ = ["Failure", "ErrorContext", "classify", "parse_retry_after"]
+__all__ = [
+    "ErrorContext",
+    "Failure",
+    "TruncatedResponseError",
+    "classify",
+    "parse_retry_after",
+    "transport_errors",
+]
+
+
+class TruncatedResponseError(Exception):
+    """A streamed answer ended before the provider said it was finished (connection cut
+    mid-stream). Raised by clients, retried like a connection error: a partial answer must
+    never pass for a whole one."""
+
+
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """Transport errors of the HTTP stacks SDKs use (httpx, httpx2, aiohttp): SDKs wrap them for
+    the request itself but not always while a streamed body is read, and google-genai does not
+    wrap them at all."""
+    found: list[type[BaseException]] = []
+    for name, attr in (
+        ("httpx", "TransportError"),
+        ("httpx2", "TransportError"),
+        ("aiohttp", "ClientError"),
+    ):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        found.append(getattr(module, attr))
+    return tuple(found)
+
 
 # Statuses worth another attempt: request timeout, conflict/too early (transient locks),
 # rate limit, server errors, Anthropic's 529 "overloaded".
@@ -39,6 +71,8 @@ _CONNECTION_NAMES = (
     "ServerDisconnectedError",
     "ClientConnectorError",
     "ClientOSError",
+    "ClientConnectionError",
+    "ClientPayloadError",
     "NetworkError",
 )
 
@@ -131,15 +165,15 @@ def classify(
     exc: BaseException, ctx: ErrorContext, sdk_errors: tuple[type[BaseException], ...]
 ) -> Failure | None:
     """Map one exception to a `Failure`, or None when it is not a provider failure."""
-    if not isinstance(exc, (*sdk_errors, TimeoutError, ConnectionError)):
+    if not isinstance(exc, (*sdk_errors, TimeoutError, ConnectionError, TruncatedResponseError)):
         return None
     where = f"{ctx.backend} ({ctx.model})"
+    if isinstance(exc, TruncatedResponseError):
+        return Failure(ProviderError, f"{where}: {exc}", None, True, None, ctx.model)
     status = _status_of(exc)
     names = _names(exc)
     if status is None:
-        if isinstance(exc, TimeoutError) or any(
-            t in n for n in names for t in _TIMEOUT_NAMES
-        ):
+        if isinstance(exc, TimeoutError) or any(t in n for n in names for t in _TIMEOUT_NAMES):
             limit = f" after {ctx.timeout:g}s" if ctx.timeout else ""
             return Failure(
                 ProviderError,

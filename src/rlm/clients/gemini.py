@@ -11,16 +11,11 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-try:
-    from google import genai
-    from google.genai import errors as genai_errors
-    from google.genai import types as genai_types
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    from rlm.errors import MissingDependencyError
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
 
-    raise MissingDependencyError("backend 'gemini'", "gemini", "google.genai") from exc
-
-from rlm.clients.errors_map import Failure
+from rlm.clients.errors_map import Failure, transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_gemini
 from rlm.core.types import Message
@@ -29,18 +24,6 @@ from rlm.errors import AuthenticationError
 __all__ = ["GeminiClient"]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """google-genai talks through httpx or httpx2 (whichever is installed)."""
-    found: list[type[BaseException]] = []
-    for name in ("httpx", "httpx2"):
-        try:
-            module = __import__(name)
-        except ImportError:
-            continue
-        found.append(module.TransportError)
-    return tuple(found)
 
 
 def _num(value: Any) -> int:
@@ -112,15 +95,20 @@ class GeminiClient(ProviderLM):
             retry_options=genai_types.HttpRetryOptions(attempts=1),
         )
         self._client_kwargs = client_kwargs
-        self._sdk_errors = (genai_errors.APIError, *_transport_errors())
+        self._sdk_errors = (genai_errors.APIError, *transport_errors())
         self.client = self._make_async_client()
         self.endpoint = base_url or DEFAULT_BASE_URL
 
     def _classify(self, exc: BaseException) -> Failure | None:
         failure = super()._classify(exc)
         # Gemini answers a bad key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID), not 401.
-        if failure is not None and failure.status == 400 and (
-            "API_KEY_INVALID" in str(getattr(exc, "details", "")) or "API key" in failure.message
+        if (
+            failure is not None
+            and failure.status == 400
+            and (
+                "API_KEY_INVALID" in str(getattr(exc, "details", ""))
+                or "API key" in failure.message
+            )
         ):
             return Failure(
                 AuthenticationError,
@@ -180,9 +168,7 @@ class GeminiClient(ProviderLM):
         )
         return self._parse(response)
 
-    async def _asend(
-        self, model: str, messages: list[Message], args: dict[str, Any]
-    ) -> RawResult:
+    async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         contents, config = self._request(messages, args)
         response = await self._async_client().aio.models.generate_content(
             model=model, contents=contents, config=config

@@ -22,7 +22,13 @@ from urllib.parse import urlsplit
 
 from rlm.errors import RealModelCallBlockedError
 
-__all__ = ["ENV_VAR", "allow_real_requests", "check_request", "is_loopback", "real_requests_blocked"]
+__all__ = [
+    "ENV_VAR",
+    "allow_real_requests",
+    "check_request",
+    "is_loopback",
+    "real_requests_blocked",
+]
 
 ENV_VAR = "RLM_BLOCK_REAL_REQUESTS"
 

@@ -10,15 +10,18 @@ LiteLLM's retries are switched off (`num_retries=0`): rlm's RetryPolicy is the o
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
-try:
-    import litellm
-    import openai
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    from rlm.errors import MissingDependencyError
+from rlm.clients import guard
 
-    raise MissingDependencyError("backend 'litellm'", "litellm", exc.name) from exc
+if guard.real_requests_blocked():
+    # LiteLLM downloads its price map from GitHub at import time; under the test guard no
+    # request may leave the machine, so use the copy bundled with the package.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm
+import openai
 
 from rlm.clients.openai import _read_usage
 from rlm.clients.provider import ProviderLM, RawResult
@@ -103,9 +106,6 @@ class LiteLLMClient(ProviderLM):
     def _send(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         return self._parse(litellm.completion(**self._request_args(model, messages, args)))
 
-    async def _asend(
-        self, model: str, messages: list[Message], args: dict[str, Any]
-    ) -> RawResult:
+    async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         response = await litellm.acompletion(**self._request_args(model, messages, args))
         return self._parse(response)
-

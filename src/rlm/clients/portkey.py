@@ -10,13 +10,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-try:
-    import portkey_ai
-    from portkey_ai._vendor import openai as portkey_openai
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    from rlm.errors import MissingDependencyError
-
-    raise MissingDependencyError("backend 'portkey'", "portkey", "portkey_ai") from exc
+import portkey_ai
+from portkey_ai._vendor import openai as portkey_openai
 
 from rlm.clients.openai import OpenAIClient
 from rlm.core.types import Message

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_PRICES", "Price", "PriceTable", "PriceFn", "register_price"]
+__all__ = ["DEFAULT_PRICES", "Price", "PriceFn", "PriceTable", "register_price"]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -67,7 +68,7 @@ class ProviderLM(BaseLM):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = 4,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | dict[str, Any] | None = None,
         sampling_args: dict[str, Any] | None = None,
         prices: dict[str, Any] | None = None,
         price_fn: PriceFn | None = None,
@@ -79,6 +80,8 @@ class ProviderLM(BaseLM):
                 f"backend {self.backend!r} needs a model: backend_kwargs={{'model_name': ...}}"
             )
         super().__init__(model_name=model_name, timeout=timeout, sampling_args=sampling_args)
+        if isinstance(retry, dict):  # from a JSON/CLI config
+            retry = RetryPolicy(**{"max_retries": max_retries, **retry})
         self.retry = retry or RetryPolicy(max_retries=max_retries)
         self.prices = PriceTable(prices, price_fn)
         self.cache = as_cache(cache)
@@ -87,15 +90,14 @@ class ProviderLM(BaseLM):
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
+        self._async_lock = threading.Lock()
         self._warned_no_usage = False
 
     # -- for subclasses ----------------------------------------------------------------------
     def _send(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         raise NotImplementedError
 
-    async def _asend(
-        self, model: str, messages: list[Message], args: dict[str, Any]
-    ) -> RawResult:
+    async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         return await asyncio.to_thread(self._send, model, messages, args)
 
     def _make_async_client(self) -> Any:
@@ -105,17 +107,16 @@ class ProviderLM(BaseLM):
         """One async SDK client per event loop: an httpx async pool is bound to the loop
         it was first used on, and callers may run several loops (asyncio.run per call)."""
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = self._make_async_client()
-            self._async_clients[loop] = client
+        with self._async_lock:  # loops in several threads may ask at once
+            client = self._async_clients.get(loop)
+            if client is None:
+                client = self._make_async_client()
+                self._async_clients[loop] = client
         return client
 
     def _key_hint(self) -> str:
         if self.api_key_env:
-            return (
-                f"the {self.api_key_env} environment variable (or backend_kwargs['api_key'])"
-            )
+            return f"the {self.api_key_env} environment variable (or backend_kwargs['api_key'])"
         return "backend_kwargs['api_key']"
 
     def _resolve_api_key(self, api_key: str | None, *, required: bool = True) -> str | None:

@@ -74,7 +74,7 @@ class Broker:
 
     # -- handlers ---------------------------------------------------------------------------
     def _llm_query(self, prompt: Any, model: str | None = None) -> str:
-        return self.scope.guard.wait(self._submit_llm(prompt, model))
+        return self._wait(self._submit_llm(prompt, model))
 
     def _llm_query_batched(self, prompts: list[Any], model: str | None = None) -> list[str]:
         _require_list(prompts)
@@ -83,7 +83,7 @@ class Broker:
         client = scope.router.pick(model, scope.depth + 1)
         if client.native_async:
             # The whole batch is one task on the loop: one wake-up instead of one per prompt.
-            return scope.guard.wait(LOOP.submit(self._batch_async(client, prompts)))
+            return self._wait(LOOP.submit(self._batch_async(client, prompts)))
         return self._collect(
             [self._pool.submit(self._one_llm_call, client, p, self._reserve()) for p in prompts]
         )
@@ -91,9 +91,7 @@ class Broker:
     def _rlm_query(self, prompt: Any, model: str | None = None) -> str:
         if not self.scope.can_recurse:
             return self._llm_query(prompt, model)
-        return self.scope.guard.wait(
-            self._pool.submit(self._one_child_run, prompt, model, self._reserve())
-        )
+        return self._wait(self._pool.submit(self._one_child_run, prompt, model, self._reserve()))
 
     def _rlm_query_batched(self, prompts: list[Any], model: str | None = None) -> list[str]:
         if not self.scope.can_recurse:
@@ -110,6 +108,14 @@ class Broker:
         return tool(*(args or []), **(kwargs or {}))
 
     # -- the work ---------------------------------------------------------------------------
+    def _wait(self, future: Future[Any]) -> Any:
+        """Wait for a call; if a limit trips or Ctrl-C arrives first, cancel what is left."""
+        try:
+            return self.scope.guard.wait(future)
+        except BaseException:
+            future.cancel()
+            raise
+
     def _collect(self, futures: list[Future[str]]) -> list[str]:
         """Results in order; a failed item becomes an error string in its own slot."""
         results = []
@@ -178,10 +184,10 @@ class Broker:
         return self._finished(client, prompt, started, response, slot)
 
     def _started(self, client: BaseLM, prompt: Any) -> float:
-        self.scope.guard.check()
-        self.scope.fire(
-            "on_subcall_start", self.scope.depth + 1, client.model_name, _preview(prompt)
-        )
+        scope = self.scope
+        scope.guard.check()  # a call queued behind the concurrency bound may start after a trip
+        if scope.config.callbacks.on_subcall_start is not None:
+            scope.fire("on_subcall_start", scope.depth + 1, client.model_name, _preview(prompt))
         return time.perf_counter()
 
     def _failed(self, client: BaseLM, started: float, exc: BaseException) -> None:

@@ -15,7 +15,13 @@ from rlm.clients.base import BaseLM, as_messages
 from rlm.core.broker import Broker
 from rlm.core.config import ModelRouter, RLMConfig, redact
 from rlm.core.limits import RunGuard
-from rlm.core.parsing import FinalMarker, find_code_blocks, find_final, literal_text
+from rlm.core.parsing import (
+    FinalMarker,
+    find_code_blocks,
+    find_final,
+    literal_text,
+    strip_code_fences,
+)
 from rlm.core.prompts import (
     AFTER_COMPACTION,
     BEST_ANSWER,
@@ -167,16 +173,52 @@ def run(
 
 
 def _plain_call(scope: RunScope, prompt: Any, start: float) -> RLMChatCompletion:
+    """Depth >= max_depth: one LM call, no REPL (logged as a run with no iterations)."""
     client = scope.client
-    response = scope.guard.call(client.complete, as_messages(prompt), **scope.sampling)
-    scope.guard.charge(response.usage)
-    return RLMChatCompletion(
-        root_model=client.model_name,
-        prompt=prompt,
-        response=response.text,
-        usage_summary=scope.guard.usage_summary(),
-        execution_time=time.perf_counter() - start,
-    )
+    if scope.sink is not None:
+        scope.sink.start_run(run_metadata(scope, QueryMetadata.of(prompt), None))
+    error: RLMError | None = None
+    text = ""
+    try:
+        response = scope.guard.call(client.complete, as_messages(prompt), **scope.sampling)
+        scope.guard.charge(response.usage)
+        text = response.text
+    except RLMError as exc:
+        error = exc
+        raise
+    finally:
+        completion = RLMChatCompletion(
+            root_model=client.model_name,
+            prompt=_prompt_for_record(prompt),
+            response=text,
+            usage_summary=scope.guard.usage_summary(),
+            execution_time=time.perf_counter() - start,
+            error=f"{type(error).__name__}: {error}" if error else None,
+        )
+        if scope.sink is not None:
+            scope.sink.end_run(completion)
+            completion.metadata = scope.sink.trajectory()
+    return completion
+
+
+def run_metadata(scope: RunScope, meta: QueryMetadata, root_prompt: str | None) -> dict[str, Any]:
+    """The first log line of a run: its configuration, without secrets or the context."""
+    cfg = scope.config
+    return {
+        "root_model": scope.client.model_name,
+        "max_depth": cfg.max_depth,
+        "max_iterations": cfg.max_iterations,
+        "backend": cfg.backend if isinstance(cfg.backend, str) else "custom",
+        "backend_kwargs": redact(cfg.backend_kwargs),
+        "environment_type": cfg.environment,
+        "environment_kwargs": redact(cfg.environment_kwargs),
+        "other_backends": [b if isinstance(b, str) else b.model_name for b in cfg.other_backends]
+        or None,
+        "depth": scope.depth,
+        "context_type": meta.context_type,
+        "context_total_length": meta.context_total_length,
+        "root_prompt": root_prompt,
+    }
 
 
 class _Loop:
@@ -192,6 +234,7 @@ class _Loop:
         self.last_error: str | None = None
         self.messages: list[Message] = []
         self.iterations = 0
+        self.last_output: str | None = None
         self.context_window = scope.client.context_window or DEFAULT_CONTEXT_WINDOW
 
     # -- the loop ---------------------------------------------------------------------------
@@ -207,7 +250,7 @@ class _Loop:
             output_limit=cfg.output_limit,
             turn=self.turn,
             compaction=cfg.compaction,
-            custom=cfg.custom_system_prompt,
+            custom=cfg.custom_system_prompt or scope.client.preferred_system_prompt,
         )
         self._start_log(meta)
         self._append({"role": "system", "content": system})
@@ -215,14 +258,14 @@ class _Loop:
         if self.turn:
             first = first.replace("`context`", f"`context_{self.turn}` (this turn's context)")
         self._append({"role": "user", "content": first})
-        for _ in range(cfg.max_iterations):
-            answer = self._iteration()
+        for number in range(1, cfg.max_iterations + 1):
+            answer = self._iteration(last=number == cfg.max_iterations)
             if answer is not None:
                 return answer
             self._maybe_compact()
         return self._best_answer()
 
-    def _iteration(self) -> str | None:
+    def _iteration(self, last: bool = False) -> str | None:
         scope = self.scope
         scope.guard.check()
         self.iterations += 1
@@ -263,7 +306,10 @@ class _Loop:
             if scope.printer:
                 scope.printer.final_answer(scope.depth, final)
             return final
-        self._append({"role": "user", "content": self._feedback(blocks, marker_note)})
+        outputs = [b.result.stdout.strip() for b in blocks if b.result.stdout.strip()]
+        if outputs:
+            self.last_output = outputs[-1]
+        self._append({"role": "user", "content": self._feedback(blocks, marker_note, last)})
         return None
 
     def _ask(self, messages: list[Message]) -> LMResponse:
@@ -303,7 +349,7 @@ class _Loop:
         literal = literal_text(inner)
         return (literal if literal is not None else inner), ""
 
-    def _feedback(self, blocks: list[CodeBlock], note: str) -> str:
+    def _feedback(self, blocks: list[CodeBlock], note: str, last: bool = False) -> str:
         limit = self.scope.config.output_limit
         parts = []
         for i, block in enumerate(blocks, 1):
@@ -315,7 +361,9 @@ class _Loop:
             parts.append(f"{header}\n{format_result(block.result, limit)}")
         if note:
             parts.append(note)
-        template = NEXT_TURN if blocks else NO_CODE_TURN
+        # After the last iteration the same message asks for the best answer, so the
+        # conversation keeps alternating roles.
+        template = BEST_ANSWER if last else (NEXT_TURN if blocks else NO_CODE_TURN)
         parts.append(template.format(query_line=self._query()))
         return "\n\n".join(parts)
 
@@ -333,20 +381,24 @@ class _Loop:
             )
 
     def _best_answer(self) -> str:
-        prompt = BEST_ANSWER.format(query_line=self._query())
-        response = self._ask([*self.messages, {"role": "user", "content": prompt}])
+        """Out of iterations: the model was asked for FINAL in the last feedback message."""
+        response = self._ask(self.messages)
         final, _ = self._final_from_prose(find_final(response.text))
-        answer = final if final is not None else response.text.strip()
+        if final is None:
+            # No FINAL: its prose if it wrote any, else (it wrote only code, which will not
+            # run) the last REPL output it saw, which is what its search found.
+            prose = strip_code_fences(response.text).strip()
+            final = prose or self.last_output or response.text.strip()
         if self.scope.sink:
             self.scope.sink.log_iteration(
                 RLMIteration(
-                    prompt=[*self.messages, {"role": "user", "content": prompt}],
+                    prompt=list(self.messages),
                     response=response.text,
-                    final_answer=answer,
+                    final_answer=final,
                     usage=response.usage,
                 )
             )
-        return answer
+        return final
 
     # -- compaction -------------------------------------------------------------------------
     def _maybe_compact(self) -> None:
@@ -375,28 +427,8 @@ class _Loop:
         return getattr(self.env, "partial_answer", None)
 
     def _start_log(self, meta: QueryMetadata) -> None:
-        scope, cfg = self.scope, self.scope.config
-        if scope.sink is None:
-            return
-        scope.sink.start_run(
-            {
-                "root_model": scope.client.model_name,
-                "max_depth": cfg.max_depth,
-                "max_iterations": cfg.max_iterations,
-                "backend": cfg.backend if isinstance(cfg.backend, str) else "custom",
-                "backend_kwargs": redact(cfg.backend_kwargs),
-                "environment_type": cfg.environment,
-                "environment_kwargs": redact(cfg.environment_kwargs),
-                "other_backends": [
-                    b if isinstance(b, str) else b.model_name for b in cfg.other_backends
-                ]
-                or None,
-                "depth": scope.depth,
-                "context_type": meta.context_type,
-                "context_total_length": meta.context_total_length,
-                "root_prompt": self.root_prompt,
-            }
-        )
+        if self.scope.sink is not None:
+            self.scope.sink.start_run(run_metadata(self.scope, meta, self.root_prompt))
 
     def finish(
         self, answer: str | None, start: float, error: RLMError | None = None

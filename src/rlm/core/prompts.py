@@ -38,7 +38,11 @@ FIRST_TURN = (
     "{query_line}You have not looked at `context` yet. Start by inspecting it in a ```repl "
     "block. Your next action:"
 )
-NEXT_TURN = "{query_line}Continue: write more ```repl code, or finish with FINAL(...)."
+# Offering FINAL first matters for small models: "continue, or finish" reads as "continue".
+NEXT_TURN = (
+    "{query_line}If this output answers the query, reply now with FINAL(answer) on its own "
+    "line. Otherwise write more ```repl code."
+)
 NO_CODE_TURN = (
     "{query_line}Your last reply ran no code and gave no FINAL. Write a ```repl block, or "
     "finish with FINAL(answer) on its own line."

@@ -5,11 +5,11 @@ Adding an environment is one file in this folder plus one line in `REGISTRY`.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from rlm._registry import Registry, load
 from rlm.environments.base import RESERVED_NAMES, BaseEnv, Host, ToolSpec
-from rlm.errors import ConfigurationError, MissingDependencyError
+from rlm.errors import ConfigurationError
 
 __all__ = [
     "REGISTRY",
@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 # name -> ("module:Class", extra that provides its dependencies or None)
-REGISTRY: dict[str, tuple[str, str | None]] = {
+REGISTRY: Registry = {
     "local": ("rlm.environments.local:LocalREPL", None),
     "sandbox": ("rlm.environments.sandbox:SandboxREPL", None),
     "docker": ("rlm.environments.docker:DockerREPL", None),
@@ -31,19 +31,7 @@ REGISTRY: dict[str, tuple[str, str | None]] = {
 
 
 def environment_class(name: str) -> type[BaseEnv]:
-    if not isinstance(name, str) or name not in REGISTRY:
-        raise ConfigurationError(
-            f"Unknown environment {name!r}. Registered environments: {', '.join(sorted(REGISTRY))}."
-        )
-    target, extra = REGISTRY[name]
-    module_name, class_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if extra is None or (exc.name or "").startswith("rlm"):
-            raise
-        raise MissingDependencyError(f"environment {name!r}", extra, exc.name) from exc
-    return getattr(module, class_name)
+    return load(REGISTRY, name, "environment")
 
 
 def get_environment(name: str, **kwargs: Any) -> BaseEnv:

@@ -16,21 +16,9 @@ from typing import Any, Protocol
 
 from rlm.core.types import REPLResult
 
-# Names the engine provides in every REPL; model code that rebinds them gets them back.
-RESERVED_NAMES: frozenset[str] = frozenset(
-    {
-        "context",
-        "history",
-        "llm_query",
-        "llm_query_batched",
-        "rlm_query",
-        "rlm_query_batched",
-        "FINAL",
-        "FINAL_VAR",
-        "SHOW_VARS",
-        "answer",
-    }
-)
+# Names the engine provides in every REPL (defined by the stdlib-only runtime, which the
+# sandbox worker loads on its own); model code that rebinds them gets them back.
+from rlm.environments.runtime import RESERVED_NAMES  # noqa: F401 - re-exported
 
 # Host callback names served over the broker. "tool" carries {"name", "args", "kwargs"}.
 HOST_CALLS: frozenset[str] = frozenset(

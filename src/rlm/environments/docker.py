@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import uuid
 from typing import Any
 
 from rlm.environments.sandbox.env import GiB, SandboxREPL
@@ -46,6 +47,7 @@ class DockerREPL(SandboxREPL):
     name = "docker"
     layers = ("rlimits",)
     use_socketpair = False
+    memory_in_place = False  # the cap is the container's --memory: a new context restarts it
 
     def __init__(self, *args: Any, image: str = "python:3.12-slim", docker: str = "docker",
                  **kwargs: Any):  # fmt: skip
@@ -62,8 +64,10 @@ class DockerREPL(SandboxREPL):
 
     def _argv(self) -> list[str]:
         memory = self._memory_limit()
+        self._container = f"rlm-worker-{uuid.uuid4().hex[:12]}"
         return [
             shutil.which(self.docker) or self.docker, "run", "-i", "--rm",
+            "--name", self._container,
             "--network", "none", "--read-only", "--cap-drop", "ALL",
             "--security-opt", "no-new-privileges", "--pids-limit", "64",
             "--memory", str(memory), "--memory-swap", str(memory),
@@ -89,5 +93,12 @@ class DockerREPL(SandboxREPL):
         keep = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT")
         return {k: v for k, v in os.environ.items() if k in keep}
 
-    def set_memory_limit_in_place(self) -> bool:
-        return False
+    def _on_worker_kill(self) -> None:
+        # Killing the `docker run` client does not stop its container: ask the daemon.
+        name = getattr(self, "_container", None)
+        if name:
+            subprocess.Popen(
+                [shutil.which(self.docker) or self.docker, "kill", name],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )

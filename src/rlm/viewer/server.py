@@ -95,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
         runs = self.store.runs()
         if q:
             needle = q.lower()
-            runs = [r for r in runs if needle in json.dumps(r.to_dict(), default=str).lower()]
+            runs = [r for r in runs if needle in r.search_text]
         return {
             "root": str(self.store.root),
             "runs": [r.summary() for r in runs],

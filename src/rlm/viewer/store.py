@@ -18,6 +18,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,12 @@ class Run:
                 if source.get(key):
                     return source[key]
         return None
+
+    @cached_property
+    def search_text(self) -> str:
+        """Everything in the run, lowercased, for the viewer's full-text filter. Cached: a
+        changed file is parsed into new `Run` objects."""
+        return json.dumps(self.to_dict(), default=str, ensure_ascii=False).lower()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -233,19 +240,20 @@ def read_log(path: str | os.PathLike[str]) -> list[Run]:
             else:
                 current.metadata = file_meta
         elif kind == "run_context":
-            if current is None or current.iterations or current.run_context is not None:
+            if current is None or current.iterations or current.run_context or current.result:
                 current = start(file_meta)
             current.run_context = {k: v for k, v in line.items() if k != "type"}
         elif kind == "iteration":
-            if current is None:
-                current = start(file_meta)
+            if current is None or current.result is not None:
+                current = start(file_meta)  # iterations after a result belong to a new run
             current.iterations.append(line)
         elif kind == "result":
             if current is None:
                 current = start(file_meta)
             current.result = {k: v for k, v in line.items() if k != "type"}
         elif kind == "_truncated":
-            assert current is not None
+            if current is None:
+                current = start(file_meta)
             current.warnings.append(f"line {number} is truncated and was skipped")
         else:
             if current is None:
@@ -296,6 +304,10 @@ class LogStore:
         out: list[Run] = []
         for path in self.files():
             rel = self._rel(path)
+            if _is_empty_file(path):
+                # Opened but nothing written yet (a run starting, or a depth-0 plain call):
+                # not a broken log, just nothing to show.
+                continue
             parsed = self._read(path)
             if isinstance(parsed, LogFormatError):
                 self.errors[rel] = str(parsed).replace(str(path), rel)
@@ -336,3 +348,10 @@ def _mtime_then_name(path: Path) -> tuple[float, str]:
         return (path.stat().st_mtime, path.name)
     except OSError:  # deleted while scanning: sorts last, then fails to read with a message
         return (0.0, path.name)
+
+
+def _is_empty_file(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False  # let the read report it

@@ -8,8 +8,10 @@ Contexts are streamed in chunks (never a second full copy of a string context in
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -45,6 +47,24 @@ def _read_only_paths() -> list[str]:
     return sorted(p for p in paths if p and os.path.exists(p))
 
 
+_ASCII_HEADER = sys.getsizeof("") - 1  # sizeof(PyASCIIObject): where compact ASCII data starts
+
+
+def _ascii_buffer(text: str) -> memoryview | None:
+    """A read-only view of a compact ASCII str's bytes, without copying (CPython layout);
+    None when `text` is not laid out that way. The caller keeps `text` alive."""
+    if (
+        sys.implementation.name != "cpython"
+        or type(text) is not str
+        or len(text) < 1 << 20  # small strings: encoding is cheap, skip the trick
+        or not text.isascii()  # O(1) in CPython: a flag on the object
+        or sys.getsizeof(text) != _ASCII_HEADER + len(text) + 1
+    ):
+        return None
+    raw = (ctypes.c_char * len(text)).from_address(id(text) + _ASCII_HEADER)
+    return memoryview(raw).cast("B").toreadonly()
+
+
 class _Payload:
     """A context or history prepared for streaming: a str is sent in slices of the original
     (the host never holds a second full copy); other values are JSON-encoded once."""
@@ -53,7 +73,8 @@ class _Payload:
 
     def __init__(self, value: Any, what: str):
         if isinstance(value, str):
-            self.kind, self.value, self.size = "str", value, len(value)
+            kind = "ascii" if _ascii_buffer(value) is not None else "str"
+            self.kind, self.value, self.size = kind, value, len(value)
             return
         try:
             data = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
@@ -69,7 +90,17 @@ class _Payload:
         step = CHUNK_CHARS if self.kind == "str" else wire.CHUNK_BYTES
         return max(1, -(-self.size // step))
 
+    def header(self) -> dict[str, Any]:
+        return {"kind": self.kind, "chunks": self.chunk_count(), "nbytes": self.size}
+
     def send(self, channel: wire.Channel) -> None:
+        if self.kind == "ascii":
+            # An ASCII str's internal buffer already is its UTF-8 encoding: send it as is.
+            view = _ascii_buffer(self.value)
+            assert view is not None
+            for start in range(0, max(len(view), 1), wire.CHUNK_BYTES):
+                channel.send_bytes(view[start : start + wire.CHUNK_BYTES])
+            return
         if self.kind == "str":
             text: str = self.value
             for start in range(0, max(len(text), 1), CHUNK_CHARS):
@@ -98,6 +129,8 @@ class SandboxREPL(BaseEnv):
     executor: str | None = None
     #: socketpair channel (local process) or stdin/stdout (a process behind `docker run -i`)
     use_socketpair: bool = True
+    #: the worker's memory cap can be raised from outside (prlimit); docker cannot
+    memory_in_place: bool = True
 
     def __init__(
         self,
@@ -127,6 +160,23 @@ class SandboxREPL(BaseEnv):
                 f"allow_degraded: unknown lockdown layer(s) {sorted(unknown)}; "
                 f"choose from {list(LOCKDOWN_FEATURES)}"
             )
+        if sys.platform == "win32":
+            raise SandboxUnavailableError(
+                f"environment {self.name!r} runs its worker with POSIX process groups and "
+                "rlimits: not available on Windows. Use WSL2, or environment='local' for "
+                "trusted code."
+            )
+        if (
+            not sys.platform.startswith("linux")
+            and self.layers != ("rlimits",)
+            and not {"landlock", "seccomp", "capabilities"} <= set(allow_degraded or ())
+        ):
+            raise SandboxUnavailableError(
+                f"the sandbox's kernel lockdown (Landlock, seccomp) needs Linux, not "
+                f"{sys.platform}. Use environment='docker', or environment='local' for "
+                "trusted code (on macOS, allow_degraded=['landlock', 'seccomp', "
+                "'capabilities'] runs it with rlimits and a scrubbed environment only)."
+            )
         if not cell_timeout or cell_timeout <= 0:
             raise ConfigurationError("cell_timeout must be a positive number of seconds")
         self.compaction = compaction
@@ -153,6 +203,10 @@ class SandboxREPL(BaseEnv):
         self._note: str | None = None  # told to the model with the next cell's output
         self._interrupted = False
         self._seq = 0
+        self._partial: str | None = None
+        self._cells_run = 0
+        self._running = False
+        self._interrupt_pending = False
         self._start()
 
     # -- configuration ------------------------------------------------------------------------
@@ -233,6 +287,8 @@ class SandboxREPL(BaseEnv):
 
     # -- worker lifecycle ---------------------------------------------------------------------
     def _start(self) -> None:
+        if self._closed:
+            raise REPLEnvironmentError(f"this {type(self).__name__} is closed")
         self._tmpdir = tempfile.mkdtemp(prefix="rlm-sandbox-")
         try:
             self._worker = self._spawn()
@@ -240,12 +296,21 @@ class SandboxREPL(BaseEnv):
             self._remove_tmpdir()
             raise
         # Replay everything a fresh worker needs; contexts go last (biggest).
-        for index, payload in self._histories.items():
-            self._send_payload("history", index, payload)
-        for entry in self._compaction:
-            self._request({"op": "compaction", "value": entry}, ("ack",))
-        for index, payload in self._contexts.items():
-            self._send_payload("context", index, payload)
+        try:
+            for index, payload in self._histories.items():
+                self._send_payload("history", index, payload)
+            for entry in self._compaction:
+                self._request({"op": "compaction", "value": entry}, ("ack",), self.cell_timeout)
+            for index, payload in self._contexts.items():
+                self._send_payload("context", index, payload)
+        except WorkerLost as exc:
+            tail = self._worker.stderr_tail() if self._worker is not None else ""
+            self._stop_worker()
+            raise REPLEnvironmentError(
+                f"the sandbox worker died while loading its contexts ({exc.reason}). "
+                "If a context is very large, raise environment_kwargs['memory_limit']. "
+                f"{tail}"
+            ) from exc
 
     def _spawn(self) -> WorkerProcess:
         try:
@@ -259,6 +324,8 @@ class SandboxREPL(BaseEnv):
                 max_message=self.max_message,
                 start_timeout=self.start_timeout,
                 use_socketpair=self.use_socketpair,
+                on_kill=self._on_worker_kill,
+                send_timeout=max(1.0, self.cell_timeout),
             )
         except LockdownFailed as exc:
             raise SandboxUnavailableError(
@@ -271,6 +338,9 @@ class SandboxREPL(BaseEnv):
             raise REPLEnvironmentError(f"the sandbox worker failed to start: {exc.reason}") from exc
         except OSError as exc:
             raise REPLEnvironmentError(f"cannot start the sandbox worker ({exc})") from exc
+
+    def _on_worker_kill(self) -> None:
+        """Extra step when a worker is killed (docker: stop the container)."""
 
     def _host_call(self, name: str, payload: dict[str, Any]) -> Any:
         if self.host is None:
@@ -321,11 +391,11 @@ class SandboxREPL(BaseEnv):
     def _send_payload(self, op: str, index: int, payload: _Payload) -> None:
         msg = {"op": op, "index": index}
         if op == "context":
-            msg.update(kind=payload.kind, chunks=payload.chunk_count())
-            self._request(msg, ("ack",), payload=payload)
+            msg.update(payload.header())
+            self._request(msg, ("ack",), self.cell_timeout, payload=payload)
         else:
             msg["value"] = json.loads(payload.value) if payload.kind == "json" else payload.value
-            self._request(msg, ("ack",))
+            self._request(msg, ("ack",), self.cell_timeout)
 
     def _with_recovery(self, action: Any, what: str) -> Any:
         """Run `action`; if the worker dies under it, start a fresh one and retry once."""
@@ -342,8 +412,12 @@ class SandboxREPL(BaseEnv):
         with self._lock:
             self._contexts[index] = payload
             worker = self._worker
-            if worker is not None and not worker.set_memory_limit(self._memory_limit()):
-                self._restart("The REPL worker was restarted to give it room for a new context.")
+            grown = worker is not None and self.memory_in_place
+            if worker is not None and not (grown and worker.set_memory_limit(self._memory_limit())):
+                # A fresh worker with a bigger cap; only news to the model if cells have run.
+                note = "The REPL worker was restarted (state lost) to make room for a new context."
+                self._restart(note if self._cells_run else "")
+                self._note = self._note or None
                 return
             self._with_recovery(lambda: self._send_payload("context", index, payload),
                                 "loading a context")  # fmt: skip
@@ -360,7 +434,9 @@ class SandboxREPL(BaseEnv):
         with self._lock:
             self._compaction.append(entry)
             self._with_recovery(
-                lambda: self._request({"op": "compaction", "value": entry}, ("ack",)),
+                lambda: self._request(
+                    {"op": "compaction", "value": entry}, ("ack",), self.cell_timeout
+                ),
                 "appending history",
             )
 
@@ -370,24 +446,43 @@ class SandboxREPL(BaseEnv):
                 raise REPLEnvironmentError(f"this {type(self).__name__} is closed")
             note, self._note = self._note, None
             self._interrupted = False
+            if self._interrupt_pending:
+                self._interrupt_pending = False
+                return REPLResult(stderr="Interrupted by the host before the cell ran.\n")
+            self._cells_run += 1
             try:
                 if self._worker is None:
                     self._start()
-                reply = self._request({"op": "exec", "code": code}, ("result",), self.cell_timeout)
+                self._running = True
+                try:
+                    reply = self._request(
+                        {"op": "exec", "code": code}, ("result",), self.cell_timeout
+                    )
+                finally:
+                    self._running = False
             except CellTimeout:
+                self._keep_peeked()
                 return self._lost(
                     f"Cell timed out after {self.cell_timeout:g}s of execution (time waiting "
                     "on llm_query/rlm_query does not count) and was killed.",
                     note,
                 )
             except WorkerLost as exc:
+                self._keep_peeked()
                 if self._interrupted:
                     return self._lost("Cell interrupted by the host and killed.", note)
                 tail = ""
                 if self._worker is not None and self._worker.stderr_tail():
                     tail = f"\nWorker stderr (tail):\n{self._worker.stderr_tail()}"
                 return self._lost(f"The REPL worker process died ({exc.reason}).{tail}", note)
-            return self._result(reply, note)
+            try:
+                return self._result(reply, note)
+            except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+                # A result frame model code forged badly: the worker is not trustworthy now.
+                log.warning("malformed result from the sandbox worker (%s); replacing it", exc)
+                if self._worker is not None:
+                    self._worker.kill("malformed result")
+                return self._lost(f"The REPL worker sent a malformed result ({exc}).", note)
 
     def _result(self, reply: dict[str, Any], note: str | None) -> REPLResult:
         def text(key: str) -> str:
@@ -396,7 +491,10 @@ class SandboxREPL(BaseEnv):
 
         def number(key: str) -> float:
             value = reply.get(key)
-            return float(value) if isinstance(value, (int, float)) else 0.0
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return 0.0
+            value = float(value)
+            return value if math.isfinite(value) and value >= 0 else 0.0
 
         local_names = reply.get("locals")
         locals_ = (
@@ -405,6 +503,8 @@ class SandboxREPL(BaseEnv):
             else {}
         )
         final = reply.get("final_answer")
+        partial = reply.get("partial_answer")
+        self._partial = partial if isinstance(partial, str) else None
         stderr = text("stderr")
         if note:
             stderr = f"{note}\n{stderr}"
@@ -417,8 +517,15 @@ class SandboxREPL(BaseEnv):
             truncated_chars=int(number("truncated_chars")),
         )
 
+    def _keep_peeked(self) -> None:
+        worker = self._worker
+        if worker is not None and worker.peeked is not None:
+            self._partial = worker.peeked
+
     def _lost(self, what: str, note: str | None) -> REPLResult:
         """The worker is gone: say so, and have a fresh one with contexts reloaded."""
+        if self._closed:  # close() from another thread killed it: no fresh worker
+            return REPLResult(stderr=f"{what}\nThe environment was closed.", state_lost=True)
         try:
             self._restart("")
             self._note = None
@@ -441,7 +548,9 @@ class SandboxREPL(BaseEnv):
             return None
         with self._lock:
             try:
-                reply = self._request({"op": "resolve", "name": name}, ("resolved",), 30.0)
+                reply = self._request(
+                    {"op": "resolve", "name": name}, ("resolved",), min(30.0, self.cell_timeout)
+                )
             except WorkerLost:
                 self._restart("The REPL worker was lost while reading a variable.")
                 return None
@@ -450,19 +559,20 @@ class SandboxREPL(BaseEnv):
 
     @property
     def partial_answer(self) -> str | None:
-        with self._lock:
-            try:
-                reply = self._request({"op": "partial"}, ("partial",), 10.0)
-            except (WorkerLost, REPLEnvironmentError):
-                return None
-        value = reply.get("value")
-        return value if isinstance(value, str) else None
+        """`answer["content"]` as of the last finished cell (kept by the host, so it is still
+        there after a limit killed the worker)."""
+        return self._partial
 
     def interrupt(self) -> None:
         """Kill the running cell (and its worker) from any thread; the next call restarts."""
         worker = self._worker
+        if not self._running:
+            # No cell to stop (yet): stop the next one before it starts.
+            self._interrupt_pending = True
+            return
         if worker is not None:
             self._interrupted = True
+            worker.peek(0.3)  # keep what the model wrote into `answer` so far
             worker.kill("interrupted by the host")
 
     def close(self) -> None:

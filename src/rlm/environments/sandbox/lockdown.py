@@ -26,6 +26,7 @@ import errno
 import os
 import platform
 import resource
+import sys
 from typing import Any
 
 FEATURES = ("rlimits", "capabilities", "landlock", "seccomp")
@@ -38,19 +39,26 @@ class LockdownUnavailable(Exception):
         super().__init__(f"{feature}: {reason}")
 
 
+# Syscall numbers below are Linux's: never call them anywhere else (on another kernel the
+# same number is a different syscall). Off Linux every kernel layer reports unavailable.
+_LINUX = sys.platform.startswith("linux")
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-_libc.prctl.restype = ctypes.c_int
-_libc.prctl.argtypes = [
-    ctypes.c_int,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-    ctypes.c_ulong,
-]
+if _LINUX:
+    _libc.syscall.restype = ctypes.c_long
+    _libc.prctl.restype = ctypes.c_int
+    _ulong = ctypes.c_ulong
+    _libc.prctl.argtypes = [ctypes.c_int, _ulong, _ulong, _ulong, _ulong]
 
-# x86_64 syscall numbers (the only architecture the seccomp table covers; others fail closed).
-NR = {
+
+def _require_linux(feature: str) -> None:
+    if not _LINUX:
+        raise LockdownUnavailable(feature, f"needs Linux (this is {sys.platform})")
+
+
+# Syscall numbers per architecture (checked against the kernel headers by
+# tests/test_sandbox_lockdown.py). Landlock's are the same everywhere. Other
+# architectures: seccomp and capabilities fail closed (unless allowed degraded).
+NR_X86_64 = {
     "clone": 56, "fork": 57, "vfork": 58, "execve": 59, "kill": 62, "ptrace": 101,
     "socket": 41, "connect": 42, "accept": 43, "sendmsg": 46, "recvmsg": 47, "bind": 49,
     "listen": 50, "socketpair": 53, "syslog": 103, "setuid": 105, "setgid": 106,
@@ -75,7 +83,36 @@ NR = {
     "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
     "quotactl_fd": 443, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
     "landlock_restrict_self": 446, "memfd_secret": 447, "process_mrelease": 448,
+    "seccomp": 317,
 }  # fmt: skip
+NR_AARCH64 = {
+    "lookup_dcookie": 18, "mknodat": 33, "umount2": 39, "mount": 40, "pivot_root": 41,
+    "chroot": 51, "vhangup": 58, "quotactl": 60, "acct": 89, "capset": 91, "personality": 92,
+    "unshare": 97, "kexec_load": 104, "init_module": 105, "delete_module": 106,
+    "clock_settime": 112, "syslog": 116, "ptrace": 117, "kill": 129, "tkill": 130,
+    "tgkill": 131, "rt_sigqueueinfo": 138, "reboot": 142, "setregid": 143, "setgid": 144,
+    "setreuid": 145, "setuid": 146, "setresuid": 147, "setresgid": 149, "setfsuid": 151,
+    "setfsgid": 152, "setgroups": 159, "sethostname": 161, "setdomainname": 162,
+    "setrlimit": 164, "settimeofday": 170, "adjtimex": 171, "socket": 198, "socketpair": 199,
+    "bind": 200, "listen": 201, "accept": 202, "connect": 203, "sendmsg": 211, "recvmsg": 212,
+    "add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "execve": 221,
+    "swapon": 224, "swapoff": 225, "migrate_pages": 238, "move_pages": 239,
+    "rt_tgsigqueueinfo": 240, "perf_event_open": 241, "accept4": 242, "recvmmsg": 243,
+    "prlimit64": 261, "fanotify_init": 262, "name_to_handle_at": 264,
+    "open_by_handle_at": 265, "clock_adjtime": 266, "setns": 268, "sendmmsg": 269,
+    "process_vm_readv": 270, "process_vm_writev": 271, "kcmp": 272, "finit_module": 273,
+    "seccomp": 277, "memfd_create": 279, "bpf": 280, "execveat": 281, "userfaultfd": 282,
+    "kexec_file_load": 294, "pidfd_send_signal": 424, "io_uring_setup": 425,
+    "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
+    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "pidfd_open": 434,
+    "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
+    "quotactl_fd": 443, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
+    "landlock_restrict_self": 446, "memfd_secret": 447, "process_mrelease": 448,
+}  # fmt: skip
+
+_ARCHES = {"x86_64": (0xC000003E, NR_X86_64), "aarch64": (0xC00000B7, NR_AARCH64)}
+_AUDIT_ARCH, NR = _ARCHES.get(platform.machine(), (0, {}))
+NR_LANDLOCK_CREATE, NR_LANDLOCK_ADD_RULE, NR_LANDLOCK_RESTRICT = 444, 445, 446
 
 # Denied outright with EPERM. clone/clone3/kill/tgkill/prlimit64 get argument checks below.
 DENIED = (
@@ -142,6 +179,7 @@ class _CapData(ctypes.Structure):
 
 def drop_capabilities() -> None:
     """Empty the bounding, ambient, effective, permitted and inheritable sets (root hosts)."""
+    _require_linux("capabilities")
     for cap in range(64):
         if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             if ctypes.get_errno() == errno.EINVAL:  # past the last capability
@@ -151,6 +189,8 @@ def drop_capabilities() -> None:
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
+    if "capset" not in NR:
+        raise LockdownUnavailable("capabilities", f"no syscall table for {platform.machine()}")
     if _libc.syscall(NR["capset"], ctypes.byref(header), ctypes.byref(data)) != 0:
         raise _errno_error("capset")
 
@@ -178,12 +218,15 @@ class _PathBeneathAttr(ctypes.Structure):
 
 
 def landlock_abi() -> int:
-    abi = _libc.syscall(NR["landlock_create_ruleset"], None, 0, 1)  # ..._VERSION flag
+    if not _LINUX:
+        return 0
+    abi = _libc.syscall(NR_LANDLOCK_CREATE, None, 0, 1)  # ..._VERSION flag
     return abi if abi > 0 else 0
 
 
 def apply_landlock(read_only: list[str], read_write: list[str]) -> int:
     """Restrict the filesystem (and TCP, signals where the ABI has them). Returns the ABI."""
+    _require_linux("landlock")
     abi = landlock_abi()
     if abi < 1:
         raise LockdownUnavailable(
@@ -204,7 +247,7 @@ def apply_landlock(read_only: list[str], read_write: list[str]) -> int:
     if abi >= 6:
         attr.scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL
         size = 24
-    ruleset = _libc.syscall(NR["landlock_create_ruleset"], ctypes.byref(attr), size, 0)
+    ruleset = _libc.syscall(NR_LANDLOCK_CREATE, ctypes.byref(attr), size, 0)
     if ruleset < 0:
         raise LockdownUnavailable("landlock", str(_errno_error("landlock_create_ruleset")))
     try:
@@ -215,7 +258,7 @@ def apply_landlock(read_only: list[str], read_write: list[str]) -> int:
             _landlock_rule(ruleset, path, fs)
         if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise _errno_error("PR_SET_NO_NEW_PRIVS")
-        if _libc.syscall(NR["landlock_restrict_self"], ruleset, 0) != 0:
+        if _libc.syscall(NR_LANDLOCK_RESTRICT, ruleset, 0) != 0:
             raise LockdownUnavailable("landlock", str(_errno_error("landlock_restrict_self")))
     finally:
         os.close(ruleset)
@@ -231,7 +274,7 @@ def _landlock_rule(ruleset: int, path: str, access: int) -> None:
         if not os.path.isdir(path):
             access &= LL_FILE_RIGHTS
         rule = _PathBeneathAttr(access, fd)
-        if _libc.syscall(NR["landlock_add_rule"], ruleset, 1, ctypes.byref(rule), 0) != 0:
+        if _libc.syscall(NR_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0) != 0:
             raise _errno_error(f"landlock_add_rule({path})")
     finally:
         os.close(fd)
@@ -253,7 +296,6 @@ class _SockFprog(ctypes.Structure):
 
 _LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _RET_KILL_PROCESS, _RET_ERRNO, _RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
-_AUDIT_ARCH_X86_64 = 0xC000003E
 _CLONE_THREAD = 0x00010000
 _CLONE_NEW_ANY = 0x7E020000 | 0x00000080  # CLONE_NEW{NS,CGROUP,UTS,IPC,USER,PID,NET,TIME}
 _OFF_NR, _OFF_ARCH = 0, 4
@@ -267,26 +309,32 @@ def _arg_hi(i: int) -> int:
     return 16 + 8 * i + 4
 
 
-def build_seccomp_program(pid: int) -> list[tuple[int, int, int, int]]:
-    """The BPF program as (code, jt, jf, k) tuples. Jumps are relative to the next insn."""
+def build_seccomp_program(
+    pid: int, arch: int | None = None, table: dict[str, int] | None = None
+) -> list[tuple[int, int, int, int]]:
+    """The BPF program as (code, jt, jf, k) tuples. Jumps are relative to the next insn.
+    `arch`/`table` default to this machine's (AUDIT_ARCH value, syscall numbers)."""
+    arch = _AUDIT_ARCH if arch is None else arch
+    nr = NR if table is None else table
     deny = _RET_ERRNO | errno.EPERM
     allow = _RET_ALLOW
     prog: list[tuple[int, int, int, int]] = [
         (_LD_W_ABS, 0, 0, _OFF_ARCH),
-        (_JEQ, 1, 0, _AUDIT_ARCH_X86_64),
+        (_JEQ, 1, 0, arch),
         (_RET, 0, 0, _RET_KILL_PROCESS),
         (_LD_W_ABS, 0, 0, _OFF_NR),
-        (_JGE, 0, 1, 0x40000000),  # x32 ABI numbers: refuse
+        (_JGE, 0, 1, 0x40000000),  # x32 ABI numbers (x86_64): refuse
         (_RET, 0, 0, deny),
     ]
     for name in DENIED:
-        prog += [(_JEQ, 0, 1, NR[name]), (_RET, 0, 0, deny)]
+        if name in nr:  # e.g. aarch64 has no fork/vfork/mknod syscalls at all
+            prog += [(_JEQ, 0, 1, nr[name]), (_RET, 0, 0, deny)]
     # clone3 hides its flags in memory seccomp cannot read: ENOSYS makes glibc fall back to
     # clone(2), whose flags we can check.
-    prog += [(_JEQ, 0, 1, NR["clone3"]), (_RET, 0, 0, _RET_ERRNO | errno.ENOSYS)]
+    prog += [(_JEQ, 0, 1, nr["clone3"]), (_RET, 0, 0, _RET_ERRNO | errno.ENOSYS)]
     # clone: threads only (CLONE_THREAD set, no new namespaces).
     prog += [
-        (_JEQ, 0, 5, NR["clone"]),
+        (_JEQ, 0, 5, nr["clone"]),
         (_LD_W_ABS, 0, 0, _arg_lo(0)),
         (_JSET, 2, 0, _CLONE_NEW_ANY),
         (_JSET, 0, 1, _CLONE_THREAD),
@@ -296,7 +344,7 @@ def build_seccomp_program(pid: int) -> list[tuple[int, int, int, int]]:
     # kill / tgkill: only this process.
     for name in ("kill", "tgkill"):
         prog += [
-            (_JEQ, 0, 6, NR[name]),
+            (_JEQ, 0, 6, nr[name]),
             (_LD_W_ABS, 0, 0, _arg_lo(0)),
             (_JEQ, 0, 3, pid),
             (_LD_W_ABS, 0, 0, _arg_hi(0)),
@@ -306,7 +354,7 @@ def build_seccomp_program(pid: int) -> list[tuple[int, int, int, int]]:
         ]
     # prlimit64: reading is fine, setting (new_limit != NULL) is not.
     prog += [
-        (_JEQ, 0, 6, NR["prlimit64"]),
+        (_JEQ, 0, 6, nr["prlimit64"]),
         (_LD_W_ABS, 0, 0, _arg_lo(2)),
         (_JEQ, 0, 3, 0),
         (_LD_W_ABS, 0, 0, _arg_hi(2)),
@@ -319,8 +367,9 @@ def build_seccomp_program(pid: int) -> list[tuple[int, int, int, int]]:
 
 
 def apply_seccomp() -> int:
-    machine = platform.machine()
-    if machine not in ("x86_64", "AMD64"):
+    _require_linux("seccomp")
+    if not NR:
+        machine = platform.machine()
         raise LockdownUnavailable("seccomp", f"no syscall table for {machine} in this version")
     prog = build_seccomp_program(os.getpid())
     filters = (_SockFilter * len(prog))(*[_SockFilter(*insn) for insn in prog])
@@ -328,7 +377,7 @@ def apply_seccomp() -> int:
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise LockdownUnavailable("seccomp", str(_errno_error("PR_SET_NO_NEW_PRIVS")))
     # seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog): all threads.
-    if _libc.syscall(317, 1, 1, ctypes.byref(fprog)) != 0:
+    if _libc.syscall(NR["seccomp"], 1, 1, ctypes.byref(fprog)) != 0:
         raise LockdownUnavailable("seccomp", str(_errno_error("seccomp(SET_MODE_FILTER)")))
     return len(prog)
 
@@ -344,7 +393,8 @@ def apply(cfg: dict[str, Any]) -> dict[str, Any]:
     report: dict[str, Any] = {"degraded": {}}
     os.environ.clear()
     os.environ.update(cfg.get("env") or {})
-    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the host
+    if _LINUX:
+        _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # die with the host
 
     def attempt(feature: str, fn: Any) -> None:
         if feature not in layers:

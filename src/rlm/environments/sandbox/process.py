@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -95,6 +96,8 @@ class WorkerProcess:
         max_message: int,
         start_timeout: float = 60.0,
         use_socketpair: bool = True,
+        on_kill: Callable[[], None] | None = None,
+        send_timeout: float = 300.0,
     ):
         self.host_call = host_call
         self.pool = pool
@@ -109,9 +112,23 @@ class WorkerProcess:
         self._stderr_tail = b""
         self.lockdown_report: dict[str, Any] = {}
         self._killed_reason: str | None = None
+        self.peeked: str | None = None  # the worker's partial answer, read before a kill
+        self._peek_event = threading.Event()
+        self._on_kill = on_kill  # e.g. `docker kill`: the CLI's death does not stop a container
 
         if use_socketpair:
             host_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            for sock in (host_sock, child_sock):  # big buffers: fewer wakeups for contexts
+                for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, opt, 4 * 1024 * 1024)
+            # A worker that stops reading (model code holding the GIL in C from a leftover
+            # thread) must not block the host forever in a send: time out, then kill it.
+            host_sock.setsockopt(
+                socket.SOL_SOCKET,
+                socket.SO_SNDTIMEO,
+                struct.pack("ll", int(send_timeout), int(send_timeout % 1 * 1e6)),
+            )
             self._sock = host_sock
             child_fd = child_sock.fileno()
             cmd = [*argv, "-c", BOOTSTRAP, str(child_fd), str(child_fd)]
@@ -147,6 +164,13 @@ class WorkerProcess:
             self.channel = wire.Channel(
                 self.proc.stdout.fileno(), self.proc.stdin.fileno(), max_message
             )
+        try:
+            self._handshake(config, max_message, start_timeout)
+        except BaseException:
+            self.close()  # no half-started worker, socket or zombie left behind
+            raise
+
+    def _handshake(self, config: dict[str, Any], max_message: int, start_timeout: float) -> None:
         threading.Thread(target=self._drain_stderr, name="rlm-worker-stderr", daemon=True).start()
         try:
             self.channel.send_json({"modules": shipped_sources(), "config": config,
@@ -154,7 +178,10 @@ class WorkerProcess:
         except wire.WireError as exc:
             self.kill("worker exited during start")
             raise WorkerLost(f"worker exited during start: {exc}; {self.stderr_tail()}") from exc
-        threading.Thread(target=self._read_loop, name="rlm-worker-reader", daemon=True).start()
+        self._reader = threading.Thread(
+            target=self._read_loop, name="rlm-worker-reader", daemon=True
+        )
+        self._reader.start()
         try:
             ready = self._wait_for(("ready", "unavailable"), start_timeout, count_time=False)
         except WorkerLost as exc:
@@ -191,6 +218,10 @@ class WorkerProcess:
                 op = msg.get("op")
                 if op == "call":
                     self._start_call(msg)
+                elif op == "peeked":
+                    value = msg.get("value")
+                    self.peeked = value if isinstance(value, str) else None
+                    self._peek_event.set()
                 else:
                     with self._cv:
                         if self._expect is not None and op in self._expect:
@@ -310,8 +341,21 @@ class WorkerProcess:
             return reply
         if dead is not None:
             raise WorkerLost(dead)
+        self.peek(0.3)
         self.kill("cell timeout")
         raise CellTimeout(f"timed out after {timeout:g}s")
+
+    def peek(self, timeout: float) -> str | None:
+        """Ask the worker's reader thread for `answer["content"]` (works while a cell runs,
+        unless the cell holds the GIL in C code). None if it does not answer in time."""
+        self._peek_event.clear()
+        try:
+            self.channel.send_json({"op": "peek"})
+        except wire.WireError:
+            return None
+        if self._peek_event.wait(timeout):
+            return self.peeked
+        return None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def set_memory_limit(self, limit: int) -> bool:
@@ -334,15 +378,21 @@ class WorkerProcess:
     def kill(self, reason: str) -> None:
         """SIGKILL the worker's whole process group (it is a session leader)."""
         with self._cv:
-            if self._killed_reason is None:
+            first = self._killed_reason is None
+            if first:
                 self._killed_reason = reason
+        if first and self._on_kill is not None:
+            try:
+                self._on_kill()
+            except Exception as exc:  # best effort; the process group is killed below anyway
+                log.warning("sandbox worker kill hook failed: %s", exc)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
 
     def close(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc.poll() is None and self._killed_reason is None:
             with contextlib.suppress(wire.WireError, OSError):
                 self.channel.send_json({"op": "shutdown"})
             try:
@@ -355,6 +405,11 @@ class WorkerProcess:
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
+        reader = getattr(self, "_reader", None)
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout=5)  # it sees EOF: the worker is dead and the socket shut
+        # Callbacks still running on the pool must not write to a recycled fd number.
+        self.channel.close()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):

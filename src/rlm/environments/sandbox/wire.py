@@ -48,8 +48,10 @@ class Channel:
         self.rfd = rfd
         self.wfd = wfd
         self.max_message = max_message
-        self._reader = open(rfd, "rb", buffering=0, closefd=False)  # noqa: SIM115
+        # Buffered: a small frame (header + payload) usually arrives in one read syscall.
+        self._reader = open(rfd, "rb", buffering=256 * 1024, closefd=False)  # noqa: SIM115
         self._send_lock = threading.Lock()
+        self._closed = False
 
     # -- sending ------------------------------------------------------------------------
     def send_json(self, obj: Any) -> None:
@@ -62,6 +64,8 @@ class Channel:
         if len(data) > self.max_message:
             raise WireError(f"message of {len(data)} bytes exceeds the {self.max_message} limit")
         with self._send_lock:
+            if self._closed:  # the fd number may already belong to someone else
+                raise ChannelClosed("channel closed")
             self._write_all(HEADER.pack(len(data), kind))
             self._write_all(data)
 
@@ -72,6 +76,8 @@ class Channel:
                 n = os.write(self.wfd, view)
             except (BrokenPipeError, ConnectionResetError) as exc:
                 raise ChannelClosed("peer closed the channel") from exc
+            except (BlockingIOError, TimeoutError) as exc:  # SO_SNDTIMEO: the peer stopped reading
+                raise WireError("send timed out: the peer stopped reading") from exc
             view = view[n:]
 
     # -- receiving ----------------------------------------------------------------------
@@ -91,6 +97,19 @@ class Channel:
         except (ValueError, RecursionError) as exc:
             raise WireError(f"undecodable JSON frame: {exc}") from exc
 
+    def recv_bytes_into(self, view: memoryview) -> int:
+        """Read one bytes frame straight into `view` (no intermediate copy); returns its size."""
+        length, kind = HEADER.unpack(self._read_exact(HEADER.size))
+        if kind != KIND_BYTES or length > len(view) or length > self.max_message:
+            raise WireError(f"expected a bytes frame of at most {len(view)} bytes")
+        got = 0
+        while got < length:
+            k = self._reader.readinto(view[got:length])
+            if not k:
+                raise ChannelClosed("peer closed the channel")
+            got += k
+        return length
+
     def _read_exact(self, n: int) -> bytes:
         buf = bytearray(n)
         view = memoryview(buf)
@@ -106,4 +125,7 @@ class Channel:
         return bytes(buf) if n < 65536 else buf  # type: ignore[return-value]
 
     def close(self) -> None:
+        """Stop sending for good. Call before the owner closes the fds."""
+        with self._send_lock:
+            self._closed = True
         self._reader.close()

@@ -50,6 +50,10 @@ class Worker:
             with self.pending_lock:
                 self.pending.pop(rid, None)
             raise TypeError(f"{name}: arguments must be JSON values ({exc})") from None
+        except wire.WireError as exc:
+            with self.pending_lock:
+                self.pending.pop(rid, None)
+            raise ValueError(f"{name}: request too large ({exc}); send smaller pieces") from None
         slot[0].wait()
         reply = slot[1]
         if reply.get("ok"):
@@ -80,17 +84,44 @@ class Worker:
                 elif op == "context":
                     msg["value"] = self.read_payload(msg)
                     self.inbox.put(msg)
+                elif op == "peek":
+                    # Answered here, not by the (busy) main thread: the host asks just before
+                    # it kills a runaway cell, to keep the answer the model wrote so far.
+                    value = self.session.partial_answer if self.session is not None else None
+                    self.channel.send_json({"op": "peeked", "value": value})
                 else:
                     self.inbox.put(msg)
         except BaseException:  # channel gone: the host closed it or died
             os._exit(0)
 
     def read_payload(self, msg: dict[str, Any]) -> Any:
+        if msg.get("kind") == "ascii":
+            text = _new_ascii_str(int(msg["nbytes"]))
+            if text is not None:
+                # Received straight into the new str's buffer: one copy, 1x the context.
+                view = _str_buffer(text)
+                offset = 0
+                for _ in range(int(msg["chunks"])):
+                    offset += self.channel.recv_bytes_into(view[offset:])
+                view.release()
+                if offset != len(text):
+                    raise ValueError("ascii context payload did not match its header")
+                return text
+            # Fallback: one buffer, filled in place, decoded once (2x the context).
+            buf = bytearray(int(msg["nbytes"]))
+            view = memoryview(buf)
+            offset = 0
+            for _ in range(int(msg["chunks"])):
+                offset += self.channel.recv_bytes_into(view[offset:])
+            view.release()
+            text = buf.decode("ascii")
+            del buf
+            return text
         if msg.get("kind") == "str":
             parts = []
             for _ in range(int(msg["chunks"])):
                 _k, data = self.channel.recv()
-                parts.append(bytes(data).decode("utf-8", "surrogatepass"))
+                parts.append(data.decode("utf-8", "surrogatepass"))
                 del data
             text = "".join(parts)
             parts.clear()
@@ -137,7 +168,7 @@ class Worker:
             self.session._execute = _ipython_executor(self.session)
         threading.Thread(target=self.reader, name="rlm-channel", daemon=True).start()
         send = self.channel.send_json
-        max_final = int(cfg.get("max_final_chars") or 8_000_000)
+        max_final = int(cfg.get("max_final_chars") or 4_000_000)
         while True:
             msg = self.inbox.get()
             op = msg.get("op")
@@ -147,9 +178,17 @@ class Worker:
                 if isinstance(final, str) and len(final) > max_final:
                     out["final_answer"] = final[:max_final]
                     out["stderr"] += f"\n[final answer cut to {max_final} characters]\n"
+                out["partial_answer"] = self.session.partial_answer
                 out["op"] = "result"
                 out["id"] = msg.get("id")
-                send(out)
+                try:
+                    send(out)
+                except wire.WireError as exc:  # too big even after the caps: say so, keep state
+                    send({"op": "result", "id": msg.get("id"), "stdout": out["stdout"][:100_000],
+                          "stderr": f"[cell result too large to return: {exc}]\n",
+                          "locals": {}, "final_answer": None,
+                          "execution_time": out.get("execution_time", 0.0),
+                          "truncated_chars": out.get("truncated_chars", 0)})  # fmt: skip
             elif op == "context":
                 self.session.set_context(msg["value"], int(msg.get("index", 0)))
                 send({"op": "ack", "id": msg.get("id")})
@@ -161,13 +200,38 @@ class Worker:
                 send({"op": "ack", "id": msg.get("id")})
             elif op == "resolve":
                 value = self.session.resolve(str(msg.get("name", "")))
+                if isinstance(value, str) and len(value) > max_final:
+                    value = value[:max_final]  # same cap as a FINAL() answer
                 send({"op": "resolved", "id": msg.get("id"), "value": value})
-            elif op == "partial":
-                send({"op": "partial", "id": msg.get("id"), "value": self.session.partial_answer})
-            elif op == "ping":
-                send({"op": "pong", "id": msg.get("id")})
             elif op == "shutdown":
                 os._exit(0)
+
+
+_ASCII_HEADER = sys.getsizeof("") - 1  # sizeof(PyASCIIObject) in CPython
+
+
+def _new_ascii_str(n: int) -> Any:
+    """A fresh, not yet shared, compact ASCII str of n characters (CPython's PyUnicode_New,
+    as C code fills strings), or None when this interpreter is not laid out that way."""
+    if sys.implementation.name != "cpython" or n < 1 << 20:
+        return None
+    import ctypes
+
+    new = ctypes.pythonapi.PyUnicode_New
+    new.restype = ctypes.py_object
+    new.argtypes = [ctypes.c_ssize_t, ctypes.c_uint32]
+    text = new(n, 127)
+    if sys.getsizeof(text) != _ASCII_HEADER + n + 1:
+        return None
+    return text
+
+
+def _str_buffer(text: str) -> memoryview:
+    import ctypes
+
+    address = id(text) + _ASCII_HEADER
+    raw = (ctypes.c_char * len(text)).from_address(address)
+    return memoryview(raw).cast("B")
 
 
 def _fatal(exc: BaseException) -> None:

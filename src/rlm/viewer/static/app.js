@@ -246,7 +246,9 @@ function renderRun(run) {
   main.replaceChildren();
   const s = run.summary, its = run.iterations;
   main.append(el("h1", { class: "run-title", text: s.prompt ? preview(s.prompt, 400) : "(prompt not logged)" }));
-  main.append(el("div", { class: "run-sub", text: [s.root_model, s.backend, s.id, s.timestamp].filter(Boolean).join(" · ") }));
+  const md = run.metadata || {};
+  const ctx = md.context_type ? `context: ${md.context_type}` + (md.context_total_length ? `, ${fmtInt(md.context_total_length)} chars` : "") : null;
+  main.append(el("div", { class: "run-sub", text: [s.root_model, s.backend, ctx, s.id, s.timestamp].filter(Boolean).join(" · ") }));
   for (const w of run.warnings || []) main.append(el("div", { class: "warn", text: "⚠ " + w }));
   if (s.error) main.append(el("pre", { class: "err", text: "Run ended with an error: " + s.error }));
   if (!s.finished) main.append(el("div", { class: "warn", text: "No final answer logged: the run is still going, or it stopped early." }));
@@ -299,10 +301,12 @@ async function getJSON(url) {
   if (!res.ok) throw new Error(body.error || res.statusText);
   return body;
 }
+let lastListing = "";
 async function loadRuns() {
   const data = await getJSON("/api/runs?q=" + encodeURIComponent(state.query));
   state.runs = data.runs;
-  renderRunList(data);
+  const listing = JSON.stringify(data);
+  if (listing !== lastListing) { lastListing = listing; renderRunList(data); }
   return data;
 }
 async function openRun(id) {
@@ -352,6 +356,7 @@ function nextMark() {
   const m = state.marks[state.markIndex];
   m.classList.add("current");
   m.scrollIntoView({ block: "center" });
+  $("#search-count").textContent = `${state.markIndex + 1} / ${state.marks.length}`;
 }
 
 let searchTimer = null;
@@ -360,6 +365,23 @@ $("#search").addEventListener("input", (e) => {
   searchTimer = setTimeout(async () => { state.query = e.target.value.trim(); await loadRuns(); applySearch(); }, 200);
 });
 $("#search").addEventListener("keydown", (e) => { if (e.key === "Enter") nextMark(); });
+
+// ---------- live runs ----------
+// The list is refreshed every few seconds, so new runs appear. When the open run is still
+// being written and has grown, a button offers to show it (re-rendering on its own would
+// fold whatever the user has expanded).
+const POLL_MS = 2000;
+setInterval(async () => {
+  if (document.hidden) return;
+  try { await loadRuns(); } catch (e) { return; } // server stopped: keep what is shown
+  const cur = state.current;
+  if (!cur || $("#update-banner")) return;
+  const fresh = state.runs.find((r) => r.id === cur.summary.id);
+  if (fresh && (fresh.iterations !== cur.iterations.length || fresh.finished !== cur.summary.finished)) {
+    $("#run").prepend(el("button", { id: "update-banner", class: "update", onclick: () => openRun(cur.summary.id) },
+      "This run has new log lines: show them"));
+  }
+}, POLL_MS);
 
 function route() {
   const m = /run=([^&]+)/.exec(location.hash);
