@@ -13,7 +13,18 @@ import sys
 
 import benchmarks  # noqa: F401  (puts this checkout's src/ on sys.path)
 from benchmarks import context_scale, engine_overhead, engines, task_runner, throughput
+from benchmarks.common import RESULTS
 from benchmarks.tasks import SUITES, build_suite
+
+
+def _command(args: argparse.Namespace, sub: str) -> str:
+    """The command line that reproduces one table (under `all`, its own subcommand)."""
+    argv = sys.argv[1:]
+    if argv and argv[0] == "all" and sub != "tasks":
+        argv = [sub, "--grid", args.grid] + (["--no-reference"] if args.no_reference else [])
+        if args.envs:
+            argv += ["--envs", args.envs]
+    return "python -m benchmarks " + " ".join(shlex.quote(a) for a in argv)
 
 
 def _engines(args: argparse.Namespace) -> list[str]:
@@ -25,15 +36,33 @@ def _envs(args: argparse.Namespace) -> list[str] | None:
 
 
 def cmd_overhead(args: argparse.Namespace) -> None:
-    engine_overhead.main(args.grid, _engines(args), _envs(args), args.name or "engine-overhead")
+    engine_overhead.main(
+        args.grid,
+        _engines(args),
+        _envs(args),
+        args.name or "engine-overhead",
+        command=_command(args, "overhead"),
+    )
 
 
 def cmd_throughput(args: argparse.Namespace) -> None:
-    throughput.main(args.grid, _engines(args), _envs(args), args.name or "throughput")
+    throughput.main(
+        args.grid,
+        _engines(args),
+        _envs(args),
+        args.name or "throughput",
+        command=_command(args, "throughput"),
+    )
 
 
 def cmd_context(args: argparse.Namespace) -> None:
-    context_scale.main(args.grid, _engines(args), _envs(args), args.name or "context")
+    context_scale.main(
+        args.grid,
+        _engines(args),
+        _envs(args),
+        args.name or "context",
+        command=_command(args, "context"),
+    )
 
 
 def cmd_tasks(args: argparse.Namespace) -> None:
@@ -46,11 +75,12 @@ def cmd_tasks(args: argparse.Namespace) -> None:
     if args.limit:
         tasks = tasks[: args.limit]
     rlm_kwargs = {
-        "environment": args.environment,
         "max_iterations": args.max_iterations,
         "max_timeout": args.max_timeout,
         "max_depth": 1,
     }
+    if args.environment:  # else the engine's default (the sandbox)
+        rlm_kwargs["environment"] = args.environment
     if args.rlm_kwargs:
         rlm_kwargs.update(json.loads(args.rlm_kwargs))
     name = args.name or f"tasks-{args.backend}-{args.suite}"
@@ -62,9 +92,15 @@ def cmd_tasks(args: argparse.Namespace) -> None:
         rlm_kwargs=rlm_kwargs,
         window=args.window,
         name=name,
-        command="python -m benchmarks " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        command=_command(args, "tasks"),
         notes=args.notes or "",
     )
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    """Rebuild a task run's table and plot from its JSON (the measurement metadata is kept)."""
+    data = json.loads((RESULTS / f"{args.name}.json").read_text())
+    task_runner.write(data["rows"], data["meta"], args.name)
 
 
 def cmd_all(args: argparse.Namespace) -> None:
@@ -112,7 +148,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--max-context", type=int, help="skip tasks above this many tokens")
         sp.add_argument("--limit", type=int, help="run only the first N tasks")
         sp.add_argument("--methods", default="plain,rlm")
-        sp.add_argument("--environment", default="local", help="RLM environment")
+        sp.add_argument("--environment", help="RLM environment (default: the engine's default)")
         sp.add_argument("--max-iterations", type=int, default=8)
         sp.add_argument("--max-timeout", type=float, default=None, help="seconds per RLM task")
         sp.add_argument("--rlm-kwargs", help="extra RLM(...) keywords as JSON")
@@ -133,6 +169,9 @@ def parser() -> argparse.ArgumentParser:
     task_opts(sp, "local")
     sp.add_argument("--name", help="result file name (default: tasks-<backend>-<suite>)")
     sp.set_defaults(fn=cmd_tasks)
+    sp = sub.add_parser("render", help="rebuild a task run's .md/.svg from its .json")
+    sp.add_argument("name", help="result name, e.g. tasks-local-small")
+    sp.set_defaults(fn=cmd_render)
     sp = sub.add_parser("all", help="overhead, throughput, context, then tasks")
     engine_opts(sp)
     task_opts(sp, "none")

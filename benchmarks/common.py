@@ -24,7 +24,16 @@ def commit() -> dict[str, Any]:
         ).stdout.strip()
         dirty = bool(
             subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
+                # result files being rewritten by this very run do not make the code dirty
+                [
+                    "git",
+                    "status",
+                    "--porcelain",
+                    "--untracked-files=no",
+                    "--",
+                    ".",
+                    ":!benchmarks/results",
+                ],
                 cwd=REPO,
                 capture_output=True,
                 text=True,
@@ -60,7 +69,9 @@ def _mem_total_gb() -> float | None:
 
 
 def machine() -> dict[str, Any]:
+    # Other work on the machine skews timings: record how busy it was when results were written.
     return {
+        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "memory_gb": _mem_total_gb(),
@@ -115,7 +126,8 @@ def describe_header(meta: dict[str, Any]) -> str:
     dirty = " (uncommitted changes)" if meta.get("dirty") else ""
     return (
         f"Commit `{meta['commit'][:12]}`{dirty}, {meta['date']}; {m['cpu']}, {m['cores']} cores, "
-        f"{m['memory_gb']} GB RAM, {m['os']}, Python {m['python']}."
+        f"{m['memory_gb']} GB RAM, {m['os']}, Python {m['python']}; load average "
+        f"{'/'.join(str(x) for x in m.get('load_average_1_5_15min', []))} (1/5/15 min) when written."
     )
 
 

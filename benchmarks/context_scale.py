@@ -73,7 +73,7 @@ def table(rows: list[dict]) -> str:
                 "" if r["ok"] else "wrong answer",
             ]
         )
-    return markdown_table(
+    text = markdown_table(
         [
             "engine",
             "environment",
@@ -86,6 +86,26 @@ def table(rows: list[dict]) -> str:
         ],
         body,
     )
+    from benchmarks.engine_overhead import MATCHED_ENVIRONMENTS
+
+    by = {(r["engine"], r["env"], r["mb"]): r for r in rows if r.get("ok")}
+    lines = []
+    for ours_env, ref_env in MATCHED_ENVIRONMENTS:
+        sizes = sorted(mb for (e, env, mb) in by if e == "ours" and env == ours_env)
+        sizes = [mb for mb in sizes if ("reference", ref_env, mb) in by]
+        if not sizes:
+            continue
+        mb = sizes[-1]
+        ours, ref = by[("ours", ours_env, mb)], by[("reference", ref_env, mb)]
+        lines.append(
+            f"- at {mb:g} MB, ours `{ours_env}` vs reference `{ref_env}`: load "
+            f"{ours['load_s']:.3g} s vs {ref['load_s']:.3g} s; peak memory (host + worker) "
+            f"{ours['peak_total_mb']:.0f} MB vs {ref['peak_total_mb']:.0f} MB "
+            f"({ref['peak_total_mb'] / ours['peak_total_mb']:.2f}x)"
+        )
+    if lines:
+        text += "\n\nMatched environments:\n\n" + "\n".join(lines)
+    return text
 
 
 def main(
@@ -94,6 +114,7 @@ def main(
     envs: list[str] | None,
     name: str,
     out_dir: Path | None = None,
+    command: str | None = None,
 ) -> list[dict]:
     sizes = GRIDS[grid_name]
     engine_envs = [(e, env) for e in engine_names for env in engines.environments(e, envs)]
@@ -104,7 +125,7 @@ def main(
         grid=grid_name,
         sizes_mb=sizes,
         engines={e: engines.run(e, {"mode": "version"}) for e in engine_names},
-        command=f"python -m benchmarks context --grid {grid_name}",
+        command=command or f"python -m benchmarks context --grid {grid_name}",
         notes=(
             "A plain-text context of the given size is passed to completion(); the scripted "
             "model answers len(context) in its first iteration (checked). Extra MB per context "

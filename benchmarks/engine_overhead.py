@@ -32,6 +32,18 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
 }
 
 
+# ours -> the reference's nearest equivalents. In process: our `local`, its `local` and its
+# default IPython (an in-process shell). Out of process: our `sandbox` and `ipython` (the
+# locked-down worker, the latter running cells through IPython) against its Jupyter kernel
+# subprocess, the only out-of-process environment of the reference that runs here.
+MATCHED_ENVIRONMENTS = [
+    ("local", "local"),
+    ("local", "ipython"),
+    ("sandbox", "ipython:subprocess"),
+    ("ipython", "ipython:subprocess"),
+]
+
+
 def measure(engine_envs: list[tuple[str, str]], grid: dict[str, list[Any]]) -> list[dict]:
     rows = []
     repeats = grid["repeats"][0]
@@ -104,10 +116,23 @@ def table(rows: list[dict]) -> str:
             f"**{geomean([r['ratio'] for r in rows if (r['engine'], r['env']) == (engine, env)]):.2f}x**"
         )
     body.append(summary)
-    return (
+    text = (
         "Wall time / ideal critical path (lower is better, 1.00x is perfect):\n\n"
         + markdown_table(head, body)
     )
+    pairs = []
+    for ours_env, ref_env in MATCHED_ENVIRONMENTS:
+        ours = [r["ratio"] for r in rows if (r["engine"], r["env"]) == ("ours", ours_env)]
+        ref = [r["ratio"] for r in rows if (r["engine"], r["env"]) == ("reference", ref_env)]
+        if ours and ref:
+            pairs.append(
+                f"- ours `{ours_env}` {geomean(ours):.2f}x vs reference `{ref_env}` "
+                f"{geomean(ref):.2f}x: reference wall time / ours = "
+                f"{geomean(ref) / geomean(ours):.2f} (geometric mean over the grid)"
+            )
+    if pairs:
+        text += "\n\nMatched environments:\n\n" + "\n".join(pairs)
+    return text
 
 
 def main(
@@ -116,6 +141,7 @@ def main(
     envs: list[str] | None,
     name: str,
     out_dir: Path | None = None,
+    command: str | None = None,
 ) -> list[dict]:
     grid = GRIDS[grid_name]
     engine_envs = [(e, env) for e in engine_names for env in engines.environments(e, envs)]
@@ -126,7 +152,7 @@ def main(
         grid=grid_name,
         grid_values=grid,
         engines={e: engines.run(e, {"mode": "version"}) for e in engine_names},
-        command=f"python -m benchmarks overhead --grid {grid_name}",
+        command=command or f"python -m benchmarks overhead --grid {grid_name}",
         notes=(
             "Simulated models (root and sub-calls each sleep `latency`); ideal = iterations x "
             "2 x latency. Both engines run in fresh processes with the same scripted replies "

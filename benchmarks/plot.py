@@ -67,8 +67,11 @@ def line_plot_svg(
             f'stroke="#ddd"/><text x="{left - 8}" y="{py(y) + 4:.1f}" text-anchor="end">'
             f"{y:.1f}</text>"
         )
-    ticks = sorted({x for x in xs})
-    for x in ticks:  # x ticks at the measured sizes
+    ticks: list[float] = []
+    for x in sorted(set(xs)):  # x ticks at the measured sizes, skipping ones that would overlap
+        if not ticks or px(x) - px(ticks[-1]) >= 36:
+            ticks.append(x)
+    for x in ticks:
         out.append(
             f'<line x1="{px(x):.1f}" y1="{top}" x2="{px(x):.1f}" y2="{top + ph}" stroke="#eee"/>'
             f'<text x="{px(x):.1f}" y="{top + ph + 18}" text-anchor="middle">'

@@ -12,6 +12,7 @@ Per task and method: score, tokens, cost, time -> `<name>.jsonl`; then a summary
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 import time
@@ -27,36 +28,59 @@ from benchmarks.tasks.base import CHARS_PER_TOKEN
 OUTPUT_RESERVE_TOKENS = 512  # room left in the window for the plain model's answer
 
 
-def plain_prompt(task: Task, window: int | None) -> tuple[str, bool]:
-    """The plain model's prompt, cut to fit `window` tokens; and whether it was cut."""
+def plain_prompt(
+    task: Task, window: int | None, shrink: float = 1.0, chars_per_token: float | None = None
+) -> tuple[str, bool]:
+    """The plain model's prompt, cut to fit `window` tokens; and whether it was cut.
+
+    `chars_per_token` is what the model's tokenizer did on this task family before (measured
+    from a previous call's usage); without it, 4 with a 15% margin."""
     text = task.context_as_text()
     frame = "{context}\n\nQuestion: {question}\nAnswer:"
     if window is not None:
-        budget_chars = (window - OUTPUT_RESERVE_TOKENS) * CHARS_PER_TOKEN - len(
+        ratio = chars_per_token * 0.95 if chars_per_token else CHARS_PER_TOKEN * 0.85
+        budget_chars = (window - OUTPUT_RESERVE_TOKENS) * ratio - len(
             frame.format(context="", question=task.question)
         )
-        # 4 chars/token is an average; leave a margin for tokenizers that do worse.
-        budget_chars = int(budget_chars * 0.85)
+        budget_chars = int(budget_chars * shrink)
         if len(text) > budget_chars:
             return frame.format(context=text[: max(budget_chars, 0)], question=task.question), True
     return frame.format(context=text, question=task.question), False
 
 
-def run_plain(client: Any, task: Task, window: int | None) -> dict[str, Any]:
-    prompt, truncated = plain_prompt(task, window)
+def _is_overflow(exc: Exception) -> bool:
+    message = str(exc).lower()
+    return "context" in message and any(
+        word in message for word in ("exceed", "too long", "window", "n_ctx", "maximum")
+    )
+
+
+def run_plain(
+    client: Any, task: Task, window: int | None, chars_per_token: float | None = None
+) -> dict[str, Any]:
     start = time.perf_counter()
     error = None
     text = ""
     input_tokens = output_tokens = 0
     cost = None
-    try:
-        response = client.complete(prompt)
+    truncated = False
+    # Digits and IDs tokenize worse than prose: when the cut prompt still overflows the
+    # window, cut harder rather than score an avoidable error.
+    for shrink in (1.0, 0.75, 0.5, 0.3):
+        prompt, truncated = plain_prompt(task, window, shrink, chars_per_token)
+        try:
+            response = client.complete(prompt)
+        except Exception as exc:  # a failed task is a result (score 0), not a crash of the run
+            error = f"{type(exc).__name__}: {exc}"
+            if window is not None and _is_overflow(exc):
+                continue
+            break
+        error = None
         text = response.text
         input_tokens = response.usage.input_tokens
         output_tokens = response.usage.output_tokens
         cost = response.usage.cost
-    except Exception as exc:  # a failed task is a result (score 0), not a crash of the run
-        error = f"{type(exc).__name__}: {exc}"
+        break
     return {
         "prediction": text,
         "input_tokens": input_tokens,
@@ -64,6 +88,7 @@ def run_plain(client: Any, task: Task, window: int | None) -> dict[str, Any]:
         "cost": cost,
         "time_s": time.perf_counter() - start,
         "truncated": truncated,
+        "prompt_chars": len(prompt),
         "error": error,
     }
 
@@ -73,6 +98,7 @@ def run_rlm(client: Any, task: Task, rlm_kwargs: dict[str, Any]) -> dict[str, An
     from rlm.errors import RLMError
 
     engine = RLM(backend=client, **rlm_kwargs)
+    before = client.get_usage_summary()
     start = time.perf_counter()
     error = None
     text = ""
@@ -84,7 +110,8 @@ def run_rlm(client: Any, task: Task, rlm_kwargs: dict[str, Any]) -> dict[str, An
     except RLMError as exc:  # limits: keep the best answer so far, as a user would
         error = f"{type(exc).__name__}: {exc}"
         text = getattr(exc, "partial_answer", None) or ""
-        usage = getattr(exc, "usage_summary", None)
+        # Limit errors carry no usage: take what the shared client counted during the run.
+        usage = _usage_delta(before, client.get_usage_summary())
     return {
         "prediction": text,
         "input_tokens": usage.total_input_tokens if usage else None,
@@ -97,6 +124,23 @@ def run_rlm(client: Any, task: Task, rlm_kwargs: dict[str, Any]) -> dict[str, An
     }
 
 
+def _usage_delta(before: Any, after: Any) -> Any:
+    from rlm.core.types import ModelUsageSummary, UsageSummary
+
+    out = {}
+    for model, now in after.model_usage_summaries.items():
+        then = before.model_usage_summaries.get(model, ModelUsageSummary())
+        out[model] = ModelUsageSummary(
+            total_calls=now.total_calls - then.total_calls,
+            total_input_tokens=now.total_input_tokens - then.total_input_tokens,
+            total_output_tokens=now.total_output_tokens - then.total_output_tokens,
+            total_cost=(now.total_cost or 0.0) - (then.total_cost or 0.0)
+            if now.total_cost is not None
+            else None,
+        )
+    return UsageSummary(out)
+
+
 def run_suite(
     tasks: list[Task],
     client: Any,
@@ -104,14 +148,20 @@ def run_suite(
     rlm_kwargs: dict[str, Any],
     window: int | None,
     jsonl_path: Path,
+    on_row: Any = None,
 ) -> list[dict[str, Any]]:
     rows = []
+    # Learn the tokenizer's characters per token per task family from the plain calls' usage,
+    # so later truncations fill the window instead of guessing 4 with a wide margin.
+    chars_per_token: dict[str, float] = {}
     jsonl_path.parent.mkdir(parents=True, exist_ok=True)
     with jsonl_path.open("w") as sink:
         for task in tasks:
             for method in methods:
                 if method == "plain":
-                    out = run_plain(client, task, window)
+                    out = run_plain(client, task, window, chars_per_token.get(task.family))
+                    if out["error"] is None and out["input_tokens"]:
+                        chars_per_token[task.family] = out["prompt_chars"] / out["input_tokens"]
                 elif method == "rlm":
                     out = run_rlm(client, task, rlm_kwargs)
                 else:
@@ -131,6 +181,8 @@ def run_suite(
                 rows.append(row)
                 sink.write(json.dumps(row) + "\n")
                 sink.flush()  # a crash or Ctrl-C keeps every finished task
+                if on_row is not None:
+                    on_row(list(rows))
                 print(
                     f"tasks {task.task_id:32s} {method:5s} score={row['score']:.2f} "
                     f"time={row['time_s']:.1f}s{' TRUNCATED' if row['truncated'] else ''}"
@@ -140,12 +192,28 @@ def run_suite(
     return rows
 
 
+_SIZE_RE = re.compile(r"-(\d+)-s\d+$")
+
+
+def nominal_tokens(row: dict[str, Any]) -> int:
+    """The size the task was generated for (its id says so): actual sizes differ a little
+    by family and seed, and tables and plots group by the requested size."""
+    found = _SIZE_RE.search(row["task_id"])
+    return int(found.group(1)) if found else int(row["context_tokens"])
+
+
+def kind(row: dict[str, Any]) -> str:
+    """Family plus question type (oolong-count, oolong-most_frequent): the task id less its
+    size and seed."""
+    return _SIZE_RE.sub("", row["task_id"]) or row["family"]
+
+
 def summary_table(rows: list[dict[str, Any]]) -> str:
     groups: dict[tuple[str, int], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     methods = sorted({r["method"] for r in rows}, key=lambda m: m != "plain")
     for r in rows:
-        groups[(r["family"], r["context_tokens"])][r["method"]].append(r)
-    head = ["family", "context (tokens)"]
+        groups[(kind(r), nominal_tokens(r))][r["method"]].append(r)
+    head = ["task", "context (tokens)"]
     for m in methods:
         head += [f"{m} score", f"{m} tokens in/out", f"{m} time (s)"]
     body = []
@@ -181,7 +249,7 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
 def plot(rows: list[dict[str, Any]], title: str) -> str:
     series: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        series[f"{r['family']} / {r['method']}"][r["context_tokens"]].append(r["score"])
+        series[f"{kind(r)} / {r['method']}"][nominal_tokens(r)].append(r["score"])
     points = {
         name: [(float(x), statistics.mean(ys)) for x, ys in sorted(by_x.items())]
         for name, by_x in series.items()
@@ -221,17 +289,28 @@ def main(
     backend_name = backend if isinstance(backend, str) else type(backend).__name__
     window = window or getattr(client, "context_window", None)
     out = out_dir or RESULTS
-    rows = run_suite(tasks, client, methods, rlm_kwargs, window, out / f"{name}.jsonl")
-    meta = header(
-        "tasks",
-        title=f"Long-context tasks: plain model vs RLM ({backend_name})",
-        backend=backend_name,
-        client=client.describe(),
-        window_tokens=window,
-        rlm_kwargs={k: v for k, v in rlm_kwargs.items() if k != "logger"},
-        tasks=[t.task_id for t in tasks],
-        command=command,
-        notes=notes,
+
+    def meta_now() -> dict[str, Any]:
+        return header(
+            "tasks",
+            title=f"Long-context tasks: plain model vs RLM ({backend_name})",
+            backend=backend_name,
+            client=client.describe(),
+            window_tokens=window,
+            rlm_kwargs={k: v for k, v in rlm_kwargs.items() if k != "logger"},
+            tasks=[t.task_id for t in tasks],
+            command=command,
+            notes=notes,
+        )
+
+    rows = run_suite(
+        tasks,
+        client,
+        methods,
+        rlm_kwargs,
+        window,
+        out / f"{name}.jsonl",
+        on_row=lambda done: write(done, meta_now(), name, out),
     )
-    write(rows, meta, name, out)
+    write(rows, meta_now(), name, out)
     return rows

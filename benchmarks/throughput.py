@@ -56,8 +56,8 @@ def measure(engine_envs: list[tuple[str, str]], grid: dict[str, int]) -> list[di
 
 
 def table(rows: list[dict]) -> str:
-    ours_local = next((r for r in rows if r["engine"] == "ours" and r["env"] == "local"), None)
-    ref_local = next((r for r in rows if r["engine"] == "reference" and r["env"] == "local"), None)
+    from benchmarks.engine_overhead import MATCHED_ENVIRONMENTS
+
     body: list[list[Any]] = []
     for r in rows:
         body.append(
@@ -79,12 +79,18 @@ def table(rows: list[dict]) -> str:
         ],
         body,
     )
-    if ours_local and ref_local and ours_local["ok"] and ref_local["ok"]:
-        text += (
-            f"\n\nlocal environment, ours / reference: sequential "
-            f"{ours_local['sequential_calls_per_s'] / ref_local['sequential_calls_per_s']:.2f}x, "
-            f"batched {ours_local['batched_calls_per_s'] / ref_local['batched_calls_per_s']:.2f}x"
-        )
+    by = {(r["engine"], r["env"]): r for r in rows if r["ok"]}
+    lines = []
+    for ours_env, ref_env in MATCHED_ENVIRONMENTS:
+        ours, ref = by.get(("ours", ours_env)), by.get(("reference", ref_env))
+        if ours and ref:
+            lines.append(
+                f"- ours `{ours_env}` / reference `{ref_env}`: sequential "
+                f"{ours['sequential_calls_per_s'] / ref['sequential_calls_per_s']:.2f}x, "
+                f"batched {ours['batched_calls_per_s'] / ref['batched_calls_per_s']:.2f}x"
+            )
+    if lines:
+        text += "\n\nMatched environments (above 1 means ours is faster):\n\n" + "\n".join(lines)
     return text
 
 
@@ -94,6 +100,7 @@ def main(
     envs: list[str] | None,
     name: str,
     out_dir: Path | None = None,
+    command: str | None = None,
 ) -> list[dict]:
     grid = GRIDS[grid_name]
     engine_envs = [(e, env) for e in engine_names for env in engines.environments(e, envs)]
@@ -104,7 +111,7 @@ def main(
         grid=grid_name,
         grid_values=grid,
         engines={e: engines.run(e, {"mode": "version"}) for e in engine_names},
-        command=f"python -m benchmarks throughput --grid {grid_name}",
+        command=command or f"python -m benchmarks throughput --grid {grid_name}",
         notes=(
             "Timed inside the REPL with time.perf_counter; best of the repeats. The model "
             "returns immediately (sync and async paths alike), so this is the cost of the "

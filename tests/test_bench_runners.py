@@ -120,6 +120,7 @@ def test_task_runner_plain_vs_rlm(tmp_path):
     assert len(lines) == len(rows) == 6
     summary = (tmp_path / "tk.md").read_text()
     assert "(truncated)" in summary and "rlm score" in summary
+    assert "| oolong-count | 2,048 |" in summary  # grouped by kind and requested size
     svg = ET.fromstring((tmp_path / "tk.svg").read_text())
     assert svg.tag.endswith("svg")
 
