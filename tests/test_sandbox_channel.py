@@ -93,7 +93,7 @@ def test_model_code_writing_garbage_on_the_channel_only_costs_its_own_state():
         # must treat that as a lost worker, never raise, and recover.
         result = env.execute_code(
             "import os, stat\n"
-            "for fd in range(3, 64):\n"
+            "for fd in range(3, 1024):\n"
             "    try:\n"
             "        if stat.S_ISSOCK(os.fstat(fd).st_mode):\n"
             "            os.write(fd, b'\\xff\\xff\\xff\\xffJgarbage')\n"
