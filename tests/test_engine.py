@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from conftest import last_user, repl
@@ -487,5 +489,5 @@ def test_last_feedback_asks_for_the_best_answer_in_the_same_user_turn(make_rlm):
 
     make_rlm(model, max_iterations=2).completion("c")
     roles = [m["role"] for m in seen[-1]]
-    assert all(a != b for a, b in zip(roles[1:], roles[2:], strict=False))  # alternating
+    assert all(a != b for a, b in itertools.pairwise(roles[1:]))  # alternating
     assert "out of iterations" in seen[-1][-1]["content"]

@@ -78,9 +78,13 @@ def test_parallel_repls_capture_their_own_output():
 
     def work(i):
         barrier.wait()
-        results[i] = envs[i].execute_code(
-            f"import time\nfor _ in range(50):\n    print('{i}', end='')\n    time.sleep(0.001)"
-        ).stdout
+        results[i] = (
+            envs[i]
+            .execute_code(
+                f"import time\nfor _ in range(50):\n    print('{i}', end='')\n    time.sleep(0.001)"
+            )
+            .stdout
+        )
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in threads:
