@@ -13,30 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 import rlm
-from rlm.cli.config import SETTINGS
+from cli_support import CLI_VARS, KEYS, isolate_cli
 from rlm.cli.main import main
 from rlm.viewer.store import read_log
-
-KEYS = (
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "OPENROUTER_API_KEY",
-)
-
-# The CLI's own settings variables; others (e.g. the test guard RLM_BLOCK_REAL_REQUESTS) stay.
-CLI_VARS = {f"RLM_{name.upper()}" for name in SETTINGS} | {"RLM_CONFIG"}
 
 
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path, monkeypatch):
-    """No API keys, no RLM_* settings, config and logs under tmp_path."""
-    for name in list(os.environ):
-        if name in CLI_VARS or name in KEYS:
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    isolate_cli(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
 
 

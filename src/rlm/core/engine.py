@@ -64,7 +64,6 @@ class RunScope:
     sink: TrajectorySink | None = None
     printer: Any = None
     last_messages: list[Message] = field(default_factory=list)
-    _env: BaseEnv | None = field(default=None, repr=False)
 
     @property
     def can_recurse(self) -> bool:
