@@ -126,7 +126,9 @@ def world(tmp_path_factory):
     sleeper = subprocess.Popen(["sleep", "600"], start_new_session=True)
     os.environ["RLM_TEST_SECRET"] = SECRET
     try:
-        env = make_env("sandbox", cell_timeout=2.0, memory_limit=1024**3, max_output_chars=100_000)
+        # The cell budget must outlast filling 1 GiB on a busy 2-core machine (memory-bomb-loop
+        # must end in MemoryError, not a timeout); the four timeout attacks each wait it out.
+        env = make_env("sandbox", cell_timeout=4.0, memory_limit=1024**3, max_output_chars=100_000)
     finally:
         del os.environ["RLM_TEST_SECRET"]
     ctx = Ctx(
