@@ -17,7 +17,7 @@ import anthropic
 from rlm.clients.errors_map import transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_anthropic
-from rlm.core.types import Message
+from rlm.types import Message
 
 __all__ = ["AnthropicClient"]
 

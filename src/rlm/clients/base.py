@@ -6,7 +6,7 @@ import asyncio
 import threading
 from typing import Any
 
-from rlm.core.types import CallUsage, LMResponse, Message, ModelUsageSummary, Prompt, UsageSummary
+from rlm.types import CallUsage, LMResponse, Message, ModelUsageSummary, Prompt, UsageSummary
 
 DEFAULT_TIMEOUT: float = 300.0
 

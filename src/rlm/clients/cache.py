@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from rlm.clients.base import BaseLM, as_messages
-from rlm.core.types import CallUsage, LMResponse, Message, Prompt
 from rlm.errors import ConfigurationError
+from rlm.types import CallUsage, LMResponse, Message, Prompt
 
 __all__ = ["CachedLM", "ResponseCache", "cache_key"]
 

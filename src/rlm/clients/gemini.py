@@ -18,8 +18,8 @@ from google.genai import types as genai_types
 from rlm.clients.errors_map import Failure, transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_gemini
-from rlm.core.types import Message
 from rlm.errors import AuthenticationError
+from rlm.types import Message
 
 __all__ = ["GeminiClient"]
 

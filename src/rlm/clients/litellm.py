@@ -26,8 +26,8 @@ import openai
 from rlm.clients.openai import _read_usage
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_openai
-from rlm.core.types import Message
 from rlm.errors import ProviderError
+from rlm.types import Message
 
 __all__ = ["LiteLLMClient"]
 

@@ -35,8 +35,8 @@ from rlm.clients.model_assembly import (
     check_gguf,
     ensure_model,
 )
-from rlm.core.types import CallUsage, LMResponse, Prompt
 from rlm.errors import ConfigurationError, MissingDependencyError, ModelError, ProviderError
+from rlm.types import CallUsage, LMResponse, Prompt
 
 try:
     import xllamacpp

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from rlm.clients.base import BaseLM, as_messages
-from rlm.core.types import CallUsage, LMResponse, Message, Prompt
 from rlm.errors import ConfigurationError, ScriptExhaustedError
+from rlm.types import CallUsage, LMResponse, Message, Prompt
 
 
 def estimate_tokens(text: str) -> int:

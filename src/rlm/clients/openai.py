@@ -15,8 +15,8 @@ import openai
 from rlm.clients.errors_map import TruncatedResponseError, transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_openai
-from rlm.core.types import Message
 from rlm.errors import ProviderError
+from rlm.types import Message
 
 __all__ = ["OpenAIClient"]
 

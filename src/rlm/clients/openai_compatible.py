@@ -21,7 +21,7 @@ import os
 from typing import Any, ClassVar
 
 from rlm.clients.openai import OpenAIClient
-from rlm.core.types import Message
+from rlm.types import Message
 
 __all__ = [
     "LMStudioClient",

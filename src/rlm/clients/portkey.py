@@ -14,7 +14,7 @@ import portkey_ai
 from portkey_ai._vendor import openai as portkey_openai
 
 from rlm.clients.openai import OpenAIClient
-from rlm.core.types import Message
+from rlm.types import Message
 
 __all__ = ["PortkeyClient"]
 

@@ -24,8 +24,8 @@ from rlm.clients.errors_map import ErrorContext, Failure, classify
 from rlm.clients.pricing import PriceFn, PriceTable
 from rlm.clients.retry import RetryPolicy, acall_with_retry, call_with_retry
 from rlm.clients.sampling import normalize
-from rlm.core.types import CallUsage, LMResponse, Message, Prompt
 from rlm.errors import ConfigurationError
+from rlm.types import CallUsage, LMResponse, Message, Prompt
 
 __all__ = ["ProviderLM", "RawResult"]
 

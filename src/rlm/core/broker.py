@@ -17,10 +17,10 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from rlm.clients.base import BaseLM, as_messages
-from rlm.core.types import LMResponse, ModelUsageSummary, RLMChatCompletion, UsageSummary
 from rlm.core.workers import LOOP, BoundedRunner
 from rlm.environments.base import HOST_CALLS
 from rlm.errors import BrokerError, CancellationError, LimitExceededError, RLMError
+from rlm.types import LMResponse, ModelUsageSummary, RLMChatCompletion, UsageSummary
 
 if TYPE_CHECKING:
     from rlm.core.engine import RunScope

@@ -32,15 +32,6 @@ from rlm.core.prompts import (
     build_system_prompt,
     query_line,
 )
-from rlm.core.types import (
-    CodeBlock,
-    LMResponse,
-    Message,
-    QueryMetadata,
-    REPLResult,
-    RLMChatCompletion,
-    RLMIteration,
-)
 from rlm.environments import BaseEnv, ToolSpec, environment_class
 from rlm.errors import (
     CancellationError,
@@ -49,6 +40,15 @@ from rlm.errors import (
     RLMError,
 )
 from rlm.logger.trajectory import RunRecorder, TrajectorySink
+from rlm.types import (
+    CodeBlock,
+    LMResponse,
+    Message,
+    QueryMetadata,
+    REPLResult,
+    RLMChatCompletion,
+    RLMIteration,
+)
 
 log = logging.getLogger("rlm")
 DEFAULT_CONTEXT_WINDOW = 128_000

@@ -16,7 +16,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from rlm.core.types import CallUsage, ModelUsageSummary, UsageSummary
 from rlm.errors import (
     BudgetExceededError,
     CancellationError,
@@ -25,6 +24,7 @@ from rlm.errors import (
     TimeoutExceededError,
     TokenLimitExceededError,
 )
+from rlm.types import CallUsage, ModelUsageSummary, UsageSummary
 
 log = logging.getLogger("rlm")
 T = TypeVar("T")

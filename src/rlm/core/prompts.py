@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rlm.core.types import QueryMetadata
 from rlm.environments import ToolSpec
+from rlm.types import QueryMetadata
 
 SYSTEM_PROMPT = """\
 You answer a query using a Python REPL. The data you need is in the REPL variable `context`. \

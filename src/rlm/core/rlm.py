@@ -11,10 +11,10 @@ from rlm.clients import BaseLM
 from rlm.core.config import Callbacks, ModelRouter, RLMConfig, tool_specs
 from rlm.core.engine import RunScope, new_environment, run
 from rlm.core.limits import Limits, RunGuard
-from rlm.core.types import RLMChatCompletion
 from rlm.environments import BaseEnv, environment_class
 from rlm.errors import CancellationError, ConfigurationError
 from rlm.logger.trajectory import RLMLogger
+from rlm.types import RLMChatCompletion
 
 DEFAULT_ENVIRONMENT = "sandbox"  # hardened subprocess; "local" is in-process exec
 

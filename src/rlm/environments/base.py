@@ -14,11 +14,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
-from rlm.core.types import REPLResult
-
 # Names the engine provides in every REPL (defined by the stdlib-only runtime, which the
 # sandbox worker loads on its own); model code that rebinds them gets them back.
 from rlm.environments.runtime import RESERVED_NAMES  # noqa: F401 - re-exported
+from rlm.types import REPLResult
 
 # Host callback names served over the broker. "tool" carries {"name", "args", "kwargs"}.
 HOST_CALLS: frozenset[str] = frozenset(

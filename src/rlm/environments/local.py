@@ -11,10 +11,10 @@ import ctypes
 import threading
 from typing import Any
 
-from rlm.core.types import REPLResult
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.runtime import CellInterrupted, REPLSession
 from rlm.errors import REPLEnvironmentError
+from rlm.types import REPLResult
 
 
 class LocalREPL(BaseEnv):

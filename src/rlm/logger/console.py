@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
 
-from rlm.core.types import REPLResult
+from rlm.types import REPLResult
 
 _MAX = 2_000
 

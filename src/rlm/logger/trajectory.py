@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from rlm.core.types import RLMChatCompletion, RLMIteration
+from rlm.types import RLMChatCompletion, RLMIteration
 
 
 class TrajectorySink(Protocol):

@@ -21,11 +21,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rlm.core.types import REPLResult
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.sandbox import wire
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
 from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
+from rlm.types import REPLResult
 
 log = logging.getLogger(__name__)
 
