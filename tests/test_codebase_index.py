@@ -26,7 +26,11 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     write(root, ".gitignore", "*.log\nsecret/\n!keep.log\n")
     write(root, "app/main.py", "import os\n\n\nclass Server:\n    def start(self):\n        pass\n")
-    write(root, "app/util.js", "function helper(a) {\n  return a;\n}\nclass Widget {\n  draw() {}\n}\n")
+    write(
+        root,
+        "app/util.js",
+        "function helper(a) {\n  return a;\n}\nclass Widget {\n  draw() {}\n}\n",
+    )
     write(root, "app/sub/.gitignore", "local.txt\n")
     write(root, "app/sub/local.txt", "ignored by a nested .gitignore\n")
     write(root, "app/sub/kept.go", "package sub\n\nfunc Run() {}\n")
@@ -47,7 +51,10 @@ def test_discovery_respects_gitignore_and_default_skips(repo: Path, tmp_path: Pa
     entry = next(f for f in cb.list_files("*.py"))
     assert entry == {"path": "app/main.py", "handle": handle_of("app/main.py"),
                      "language": "python", "lines": 6, "bytes": 60}  # fmt: skip
-    assert [f["path"] for f in cb.list_files("app/sub/*")] == ["app/sub/.gitignore", "app/sub/kept.go"]
+    assert [f["path"] for f in cb.list_files("app/sub/*")] == [
+        "app/sub/.gitignore",
+        "app/sub/kept.go",
+    ]
 
 
 def test_symbols_from_ast_and_tree_sitter(repo: Path, tmp_path: Path) -> None:

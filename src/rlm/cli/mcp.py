@@ -157,5 +157,7 @@ def audit(path: Path | None, json_output: bool, quiet: bool) -> None:
     for problem in result.problems:
         err.print(problem, style="red")
     verdict = "intact" if result.ok else f"BROKEN ({len(result.problems)} problem(s))"
-    err.print(f"{len(result.records)} record(s); chain {verdict}", style="green" if result.ok else "red")
+    err.print(
+        f"{len(result.records)} record(s); chain {verdict}", style="green" if result.ok else "red"
+    )
     sys.exit(0 if result.ok else 1)

@@ -215,9 +215,7 @@ class Codebase:
                     continue
                 ranked.append((rank, label, sym))
         ranked.sort(key=lambda r: (r[0], r[1], r[2]["start"]))
-        return [
-            {**sym, "path": label, "handle": handle_of(label)} for _rank, label, sym in ranked
-        ]
+        return [{**sym, "path": label, "handle": handle_of(label)} for _rank, label, sym in ranked]
 
     def outline(self, handle: str) -> dict[str, Any]:
         """A file's definitions in source order, with their line ranges."""
@@ -262,7 +260,9 @@ def _matcher(pattern: str, regex: bool):  # type: ignore[no-untyped-def]
     try:
         compiled = re.compile(pattern)
     except re.error as exc:
-        raise CodebaseError(f"bad regex ({exc}); or pass regex=False for a literal search") from None
+        raise CodebaseError(
+            f"bad regex ({exc}); or pass regex=False for a literal search"
+        ) from None
     return lambda line: (
         compiled.search(line) is not None if len(line) <= REGEX_LINE_CHARS else pattern in line
     )

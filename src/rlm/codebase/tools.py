@@ -55,6 +55,4 @@ def codebase_tools(codebase: Codebase) -> dict[str, dict[str, Any]]:
         "symbols": symbols,
         "outline": outline,
     }
-    return {
-        name: {"tool": fn, "description": DESCRIPTIONS[name]} for name, fn in functions.items()
-    }
+    return {name: {"tool": fn, "description": DESCRIPTIONS[name]} for name, fn in functions.items()}

@@ -63,7 +63,9 @@ def build_server(gateway: Gateway) -> Any:
     ) -> str:
         return run(ctx, "search_code", pattern=pattern, regex=regex, glob=glob, cursor=cursor)
 
-    def read_span(ctx: Context, handle: str, start: int | None = None, end: int | None = None) -> str:
+    def read_span(
+        ctx: Context, handle: str, start: int | None = None, end: int | None = None
+    ) -> str:
         return run(ctx, "read_span", handle=handle, start=start, end=end)
 
     def symbols(ctx: Context, query: str, cursor: int = 0) -> str:
