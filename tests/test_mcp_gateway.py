@@ -183,3 +183,28 @@ def test_http_off_loopback_needs_a_token(repo: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "needs a bearer token" in result.stderr
+
+
+def test_gateway_pages_lists_under_the_limit(tmp_path: Path) -> None:
+    from rlm.codebase import Codebase
+    from rlm.codebase.mcp import AuditLog, Gateway, verify
+
+    root = tmp_path / "many"
+    for i in range(400):
+        (root / f"dir{i % 7}").mkdir(parents=True, exist_ok=True)
+        (root / f"dir{i % 7}" / f"module_with_a_long_name_{i:04d}.py").write_text(
+            f"def f{i}(): pass\n"
+        )
+    gateway = Gateway(Codebase.open(root, use_cache=False), AuditLog(tmp_path / "a.jsonl"))
+    seen, cursor, pages = [], 0, 0
+    while cursor is not None:
+        text = gateway.call("list_files", {"cursor": cursor}, "test")
+        assert len(text.encode()) <= MAX_RESPONSE_BYTES
+        body = json.loads(text)
+        seen += [f["path"] for f in body["files"]]
+        cursor, pages = body["next_cursor"], pages + 1
+    assert len(seen) == len(set(seen)) == 400 and pages > 1
+    error = json.loads(gateway.call("ask", {"question": "x"}, "test"))["error"]
+    assert "without a model" in error
+    audit = verify(tmp_path / "a.jsonl")
+    assert audit.ok and len(audit.records) == pages + 1 and not audit.records[-1]["ok"]
