@@ -15,19 +15,20 @@ import click
 from rlm.cli.main import CONTEXT_SETTINGS, _die, _err_console, _settings, run
 
 
-def _repo_options() -> list[click.Parameter]:
-    return [
-        click.Option(
-            ["--repo"],
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            default=".",
-            show_default=True,
-            help="Repository to index and ask about.",
-        ),
-        click.Option(
-            ["--no-cache"], is_flag=True, help="Index from scratch; do not read or write the cache."
-        ),
-    ]
+def repo_option(help_text: str) -> click.Option:
+    return click.Option(
+        ["--repo"],
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=".",
+        show_default=True,
+        help=help_text,
+    )
+
+
+def no_cache_option() -> click.Option:
+    return click.Option(
+        ["--no-cache"], is_flag=True, help="Index from scratch; do not read or write the cache."
+    )
 
 
 def _code(query: str, repo: Path, no_cache: bool, **flags: Any) -> None:
@@ -77,7 +78,8 @@ def _code(query: str, repo: Path, no_cache: bool, **flags: Any) -> None:
 code = click.Command(
     "code",
     callback=_code,
-    params=[p for p in run.params if p.name != "contexts"] + _repo_options(),
+    params=[p for p in run.params if p.name != "contexts"]
+    + [repo_option("Repository to index and ask about."), no_cache_option()],
     help=_code.__doc__,
     context_settings=CONTEXT_SETTINGS,
     short_help="Answer a question about a code repository.",

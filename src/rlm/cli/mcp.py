@@ -10,26 +10,13 @@ from typing import Any
 
 import click
 
+from rlm.cli.code import no_cache_option, repo_option
 from rlm.cli.main import CONTEXT_SETTINGS, _die, _err_console, _settings, run
 
 # Limits `ask` runs under when the configuration sets none: a gateway must not run forever.
 ASK_DEFAULTS = {"max_iterations": 12, "max_timeout": 600.0}
-# `rlm run` options that make sense for the server's `ask` tool.
-_ASK_OPTIONS = {
-    "backend",
-    "backend_kwargs",
-    "model",
-    "sub_model",
-    "environment",
-    "max_depth",
-    "max_iterations",
-    "max_budget",
-    "max_timeout",
-    "max_tokens",
-    "max_errors",
-    "log_dir",
-    "no_log",
-}
+# `rlm run` options that do not apply to the server (the rest configure its `ask` tool).
+_NOT_FOR_ASK = {"query", "contexts", "json_output", "quiet"}
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -99,15 +86,10 @@ def _serve(
 serve = click.Command(
     "serve",
     callback=_serve,
-    params=[p for p in run.params if p.name in _ASK_OPTIONS]
+    params=[p for p in run.params if p.name not in _NOT_FOR_ASK]
     + [
-        click.Option(
-            ["--repo"],
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            default=".",
-            show_default=True,
-            help="Repository to serve.",
-        ),
+        repo_option("Repository to serve."),
+        no_cache_option(),
         click.Option(
             ["--http"], metavar="HOST:PORT", help="Streamable HTTP instead of stdio (port 0: any)."
         ),
@@ -120,7 +102,6 @@ serve = click.Command(
             type=click.Path(dir_okay=False, path_type=Path),
             help="Provenance log (JSONL). Default: $XDG_STATE_HOME/rlm/mcp-audit.jsonl.",
         ),
-        click.Option(["--no-cache"], is_flag=True, help="Index from scratch, without the cache."),
     ],
     help=_serve.__doc__,
     context_settings=CONTEXT_SETTINGS,
