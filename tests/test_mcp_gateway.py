@@ -176,13 +176,13 @@ def test_http_with_token_from_another_process(http_gateway: tuple[str, Path], re
 
 
 def test_http_off_loopback_needs_a_token(repo: Path, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, *_server_args(repo, tmp_path / "a.jsonl"), "--http", "0.0.0.0:0"],
-        env={**os.environ, **_env(tmp_path)}, capture_output=True, text=True, timeout=60,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert result.returncode == 2
-    assert "needs a bearer token" in result.stderr
+    from rlm.codebase import Codebase
+    from rlm.codebase.mcp import AuditLog, Gateway, serve_http
+    from rlm.errors import ConfigurationError
+
+    gateway = Gateway(Codebase.open(repo, use_cache=False), AuditLog(tmp_path / "a.jsonl"))
+    with pytest.raises(ConfigurationError, match="needs a bearer token"):
+        serve_http(gateway, "0.0.0.0", 0, None)
 
 
 def test_gateway_pages_lists_under_the_limit(tmp_path: Path) -> None:
