@@ -79,7 +79,8 @@ def run_qa(
                     answer = result.response
                     row["tokens"] = result.usage_summary.total_tokens
             except Exception as exc:  # a failed question scores 0; the run goes on
-                answer = ""
+                # A limit error carries the best answer so far: score that, say it was cut.
+                answer = getattr(exc, "partial_answer", None) or ""
                 row["error"] = f"{type(exc).__name__}: {exc}"[:300]
             row.update(
                 answer=answer[:500],
