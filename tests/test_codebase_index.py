@@ -149,3 +149,12 @@ def test_search_and_errors(repo: Path) -> None:
         cb.read_span("f_000000000000")
     with pytest.raises(CodebaseError):
         Codebase.open(repo / "app/main.py")
+
+
+def test_a_backtracking_regex_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rlm.codebase.repo as repo_module
+
+    write(tmp_path / "r", "a.txt", "x" * 3000 + "\n")
+    monkeypatch.setattr(repo_module, "SEARCH_SECONDS", 0.2)
+    found = Codebase.open(tmp_path / "r", use_cache=False).search_code("(x+x+)+y", regex=True)
+    assert found["hits"] == [] and "backtracks" in found["truncated"]

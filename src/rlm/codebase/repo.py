@@ -181,15 +181,23 @@ class Codebase:
             if time.monotonic() > deadline:
                 truncated = "time limit: narrow the pattern or pass a glob"
                 break
-            for number, line in enumerate(_split_lines(self._text(label)), 1):
-                if matcher(line):
-                    text, _ = clip_text(line.rstrip("\n"), MAX_LINE_CHARS)
-                    hits.append(
-                        {"path": label, "handle": handle_of(label), "line": number, "text": text}
-                    )
-                    if len(hits) >= max_results:
-                        truncated = f"more than {max_results} hits: narrow the pattern or glob"
-                        break
+            try:
+                matched = [
+                    (number, line)
+                    for number, line in enumerate(_split_lines(self._text(label)), 1)
+                    if matcher(line, deadline - time.monotonic())
+                ]
+            except _SearchTimeout:
+                truncated = "time limit: the regex backtracks too much; simplify it"
+                break
+            for number, line in matched:
+                text, _ = clip_text(line.rstrip("\n"), MAX_LINE_CHARS)
+                hits.append(
+                    {"path": label, "handle": handle_of(label), "line": number, "text": text}
+                )
+                if len(hits) >= max_results:
+                    truncated = f"more than {max_results} hits: narrow the pattern or glob"
+                    break
             if truncated:
                 break
         return {"hits": hits, "truncated": truncated}
@@ -255,14 +263,34 @@ def _matches(label: str, glob: str | None) -> bool:
 
 
 def _matcher(pattern: str, regex: bool):  # type: ignore[no-untyped-def]
+    """A function (line, seconds left) -> bool. Regexes run on the `regex` module when it is
+    installed (the `codebase` extra), whose per-call timeout stops catastrophic backtracking;
+    with plain `re`, only lines up to REGEX_LINE_CHARS are searched by regex."""
     if not regex:
-        return lambda line: pattern in line
+        return lambda line, _left: pattern in line
     try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
+        import regex as engine  # raises the builtin TimeoutError past its timeout
+    except ImportError:
+        engine = None
+    try:
+        compiled = (engine or re).compile(pattern)
+    except (re.error, getattr(engine, "error", re.error)) as exc:
         raise CodebaseError(
             f"bad regex ({exc}); or pass regex=False for a literal search"
         ) from None
-    return lambda line: (
-        compiled.search(line) is not None if len(line) <= REGEX_LINE_CHARS else pattern in line
-    )
+    if engine is None:
+        return lambda line, _left: (
+            compiled.search(line) is not None if len(line) <= REGEX_LINE_CHARS else pattern in line
+        )
+
+    def search(line: str, left: float) -> bool:
+        try:
+            return compiled.search(line, timeout=max(left, 0.01)) is not None
+        except TimeoutError:
+            raise _SearchTimeout from None
+
+    return search
+
+
+class _SearchTimeout(Exception):
+    """A regex ran past the search's time limit."""
