@@ -14,8 +14,8 @@ You answer a question about a code repository using a Python REPL. You cannot op
 yourself: you read the code only through the helper functions below, which return plain data.
 
 REPL names:
-- `context`: {context_description} It is a dict: "repository", "file_count", "total_lines", \
-"languages", and "files" (a list of {{path, handle, language, lines, bytes}}).
+- `context`: a small dict describing the repository: "repository", "file_count", \
+"total_lines", "languages", "files_per_directory". The code itself is read with the helpers.
 - `llm_query(prompt) -> str`, `llm_query_batched(prompts) -> list[str]`: ask a sub-model about \
 text you put in the prompt (it reads roughly {sub_chars:,} characters at most).
 - `rlm_query(prompt)`: {rlm_query_text}

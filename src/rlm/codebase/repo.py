@@ -231,17 +231,26 @@ class Codebase:
         meta = self.index.files[label]
         return {**self._entry(label), "symbols": list(meta["symbols"])}
 
-    def summary(self) -> dict[str, Any]:
-        """JSON data describing the repository: what `rlm code` binds as `context`."""
+    def summary(self, max_dirs: int = 40) -> dict[str, Any]:
+        """Compact JSON data describing the repository: what `rlm code` binds as `context`.
+
+        Small on purpose (a model that prints it whole must not flood its window): counts per
+        language and per top-level directory; `list_files()` gives the files themselves."""
         languages: dict[str, int] = {}
-        for meta in self.index.files.values():
+        directories: dict[str, int] = {}
+        for label, meta in self.index.files.items():
             languages[meta["language"]] = languages.get(meta["language"], 0) + 1
+            top = label.split("/", 1)[0] + "/" if "/" in label else "(root)"
+            directories[top] = directories.get(top, 0) + 1
+        biggest = sorted(directories.items(), key=lambda kv: -kv[1])[:max_dirs]
         return {
             "repository": self.name,
             "file_count": len(self.index.files),
             "total_lines": sum(m["lines"] for m in self.index.files.values()),
             "languages": dict(sorted(languages.items(), key=lambda kv: -kv[1])),
-            "files": self.list_files(),
+            "files_per_directory": dict(sorted(biggest)),
+            "next_step": "symbols('name') or search_code('text') to find code, then "
+            "read_span(handle, start, end, numbered=True)",
         }
 
 
