@@ -105,7 +105,11 @@ def cmd_codeqa(args: argparse.Namespace) -> None:
         backend_kwargs=json.loads(args.backend_kwargs),
         methods=args.methods.split(","),
         limit=args.limit,
-        rlm_kwargs={"max_iterations": args.max_iterations, "max_timeout": args.max_timeout},
+        rlm_kwargs={
+            "max_iterations": args.max_iterations,
+            "max_timeout": args.max_timeout,
+            **json.loads(args.rlm_kwargs or "{}"),
+        },
         window=args.window,
         index_files=args.index_files,
         name=args.name,
@@ -194,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-iterations", type=int, default=6)
     sp.add_argument("--max-timeout", type=float, default=300.0, help="seconds per rlm answer")
     sp.add_argument("--window", type=int, help="plain model window in tokens")
+    sp.add_argument("--rlm-kwargs", help="extra RLM(...) keywords as JSON")
     sp.add_argument("--index-files", type=int, default=10_000, help="0: skip the index run")
     sp.add_argument("--name", default="codeqa")
     sp.add_argument("--notes", help="free text recorded with the results")

@@ -104,8 +104,10 @@ def _generate_tree(root: Path, n_files: int) -> list[Path]:
             f"\n\ndef func_{i}_{j}(x, y=1):\n    total = x + y\n    return total * {j}\n"
             for j in range(4)
         )
-        path.write_text(f'"""Module {i}."""\n\n\nclass Thing{i}:\n    def run(self):\n'
-                        f"        return {i}\n{body}")  # fmt: skip
+        path.write_text(
+            f'"""Module {i}."""\n\n\nclass Thing{i}:\n    def run(self):\n'
+            f"        return {i}\n{body}"
+        )
         paths.append(path)
     return paths
 
@@ -182,11 +184,28 @@ def _tables(meta: dict[str, Any], rows: list[dict[str, Any]], methods: list[str]
             "Index of a generated tree (`Index.open`, cold; reopened from the cache; updated "
             "after 1% of the files changed):\n\n"
             + markdown_table(
-                ["files", "symbols", "build (s)", "reopen (s)", "update (s)", "changed",
-                 "reopen / build", "update / build"],  # fmt: skip
-                [[index["files"], index["symbols"], index["build_s"], index["reopen_s"],
-                  index["update_s"], index["changed_files"], index["reopen_over_build"],
-                  index["update_over_build"]]],  # fmt: skip
+                [
+                    "files",
+                    "symbols",
+                    "build (s)",
+                    "reopen (s)",
+                    "update (s)",
+                    "changed",
+                    "reopen / build",
+                    "update / build",
+                ],
+                [
+                    [
+                        index["files"],
+                        index["symbols"],
+                        index["build_s"],
+                        index["reopen_s"],
+                        index["update_s"],
+                        index["changed_files"],
+                        index["reopen_over_build"],
+                        index["update_over_build"],
+                    ]
+                ],
             )
         )
     if rows:
@@ -194,20 +213,33 @@ def _tables(meta: dict[str, Any], rows: list[dict[str, Any]], methods: list[str]
         for method in methods:
             mine = [r for r in rows if r["method"] == method]
             summary.append(
-                [method, len(mine), sum(r["score"] for r in mine) / max(1, len(mine)),
-                 statistics.mean(r["seconds"] for r in mine) if mine else 0.0,
-                 sum(1 for r in mine if "error" in r)]  # fmt: skip
+                [
+                    method,
+                    len(mine),
+                    sum(r["score"] for r in mine) / max(1, len(mine)),
+                    statistics.mean(r["seconds"] for r in mine) if mine else 0.0,
+                    sum(1 for r in mine if "error" in r),
+                ]
             )
         out.append(
             f"Code QA ({meta.get('asked')} of {meta['question_count']} questions asked):\n\n"
-            + markdown_table(["method", "questions", "accuracy", "mean time (s)", "errors"], summary)
+            + markdown_table(
+                ["method", "questions", "accuracy", "mean time (s)", "errors"], summary
+            )
         )
         out.append(
             markdown_table(
                 ["question", "method", "score", "time (s)", "answer"],
-                [[r["id"], r["method"], r["score"], r["seconds"],
-                  (r.get("error") or r["answer"]).replace("\n", " ").replace("|", "/")[:120]]
-                 for r in rows],  # fmt: skip
+                [
+                    [
+                        r["id"],
+                        r["method"],
+                        r["score"],
+                        r["seconds"],
+                        (r.get("error") or r["answer"]).replace("\n", " ").replace("|", "/")[:120],
+                    ]
+                    for r in rows
+                ],
             )
         )
     return "\n\n".join(out)

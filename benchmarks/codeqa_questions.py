@@ -112,10 +112,16 @@ def build_questions(package: str) -> list[Question]:
     for path, node in funcs:
         args = node.args.args[len(node.args.args) - len(node.args.defaults) :]
         pairs = list(zip(args, node.args.defaults, strict=True))
-        pairs += [(a, d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d]
+        pairs += [
+            (a, d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True) if d
+        ]
         for arg, default in pairs:
             # None is a poor key (any "None of..." would match it)
-            if public(node.name) and isinstance(default, ast.Constant) and default.value is not None:
+            if (
+                public(node.name)
+                and isinstance(default, ast.Constant)
+                and default.value is not None
+            ):
                 with_defaults.append((path, node, arg.arg, default.value))
                 break
     for _path, node, arg, value in _stable(with_defaults, lambda d: d[1].name)[:PER_KIND]:
@@ -141,12 +147,22 @@ def build_questions(package: str) -> list[Question]:
     return out
 
 
+KINDS = ("file", "owner", "default", "base")
+
+
 def build_set(packages: tuple[str, ...] = PACKAGES) -> list[Question]:
-    """All questions, interleaved by package and kind so a prefix (--limit) is varied."""
-    per_package = [build_questions(p) for p in packages]
+    """All questions, ordered so that any prefix (--limit) mixes kinds and packages: step k
+    takes kind k mod 4 of package k mod len(packages), which visits every pair once per
+    round when the two counts are coprime (4 and 3)."""
+    groups: dict[tuple[str, str], list[Question]] = {}
+    for package in packages:
+        for question in build_questions(package):
+            groups.setdefault((package, question.kind), []).append(question)
+    pairs = len(KINDS) * len(packages)
     out: list[Question] = []
-    for group in zip(*per_package, strict=False):
-        out.extend(group)
-    for questions in per_package:  # what zip left over when counts differ
-        out.extend(q for q in questions if q not in out)
+    for round_ in range(PER_KIND):
+        for k in range(pairs):
+            group = groups.get((packages[k % len(packages)], KINDS[k % len(KINDS)]), [])
+            if round_ < len(group):
+                out.append(group[round_])
     return out
