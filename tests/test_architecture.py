@@ -55,11 +55,11 @@ def imports_of(path: Path, *, module_level_only: bool) -> set[str]:
             if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
                 continue
             is_def = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-            if isinstance(child, ast.Import):
-                if top or not module_level_only:
-                    found.update(a.name for a in child.names if a.name.startswith("rlm"))
-            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
-                if (top or not module_level_only) and child.module.startswith("rlm"):
+            counted = top or not module_level_only
+            if isinstance(child, ast.Import) and counted:
+                found.update(a.name for a in child.names if a.name.startswith("rlm"))
+            elif isinstance(child, ast.ImportFrom) and counted and child.level == 0:
+                if (child.module or "").startswith("rlm"):
                     # `from rlm.x import y`: y may be a submodule (resolved by the caller).
                     found.update(f"{child.module}.{a.name}" for a in child.names)
             visit(child, top and not is_def)

@@ -94,7 +94,7 @@ def test_a_raising_observer_is_logged_and_the_run_goes_on(caplog):
 
 
 def test_observers_must_be_observers():
-    with pytest.raises(ConfigurationError, match="rlm.logger.Observer"):
+    with pytest.raises(ConfigurationError, match=r"rlm\.logger\.Observer"):
         RLM(backend="scripted", backend_kwargs={"responses": []}, observers=[print])
 
 
