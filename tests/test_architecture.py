@@ -58,14 +58,17 @@ def imports_of(path: Path, *, module_level_only: bool) -> set[str]:
             counted = top or not module_level_only
             if isinstance(child, ast.Import) and counted:
                 found.update(a.name for a in child.names if a.name.startswith("rlm"))
-            elif isinstance(child, ast.ImportFrom) and counted and child.level == 0:
-                if (child.module or "").startswith("rlm"):
-                    # `from rlm.x import y`: y may be a submodule (resolved by the caller).
-                    found.update(f"{child.module}.{a.name}" for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and counted and _ours(child):
+                # `from rlm.x import y`: y may be a submodule (resolved by the caller).
+                found.update(f"{child.module}.{a.name}" for a in child.names)
             visit(child, top and not is_def)
 
     visit(tree, True)
     return found
+
+
+def _ours(node: ast.ImportFrom) -> bool:
+    return node.level == 0 and (node.module or "").startswith("rlm")
 
 
 def all_modules() -> dict[str, Path]:
