@@ -12,8 +12,6 @@ from typing import Any
 
 import click
 
-from rlm.cli.main import CONTEXT_SETTINGS, _die, _err_console, _settings, run
-
 
 def repo_option(help_text: str) -> click.Option:
     return click.Option(
@@ -39,6 +37,7 @@ def _code(query: str, repo: Path, no_cache: bool, **flags: Any) -> None:
       rlm code "Where are retries configured?" --repo .
       rlm code "What calls parse_args?" --repo ~/src/app -b openai -m gpt-5-mini
     """
+    from rlm.cli.main import _die, _err_console, _settings
     from rlm.cli.run import RunOptions, execute, stdin_stream
     from rlm.codebase import CODE_SYSTEM_PROMPT, Codebase, CodebaseError, codebase_tools
 
@@ -74,13 +73,16 @@ def _code(query: str, repo: Path, no_cache: bool, **flags: Any) -> None:
     sys.exit(execute(options, settings, stdin_stream(), sys.stdout, err))
 
 
-# `rlm run`'s own options (minus its context flag), so flags and settings mean the same thing.
-code = click.Command(
-    "code",
-    callback=_code,
-    params=[p for p in run.params if p.name != "contexts"]
-    + [repo_option("Repository to index and ask about."), no_cache_option()],
-    help=_code.__doc__,
-    context_settings=CONTEXT_SETTINGS,
-    short_help="Answer a question about a code repository.",
-)
+def code_command(run: click.Command) -> click.Command:
+    """`rlm code` with `rlm run`'s own options (minus its context flag), so flags and settings
+    mean the same thing. `run` is passed in by rlm.cli.main, which this module never imports at
+    load time (the arrow points one way)."""
+    return click.Command(
+        "code",
+        callback=_code,
+        params=[p for p in run.params if p.name != "contexts"]
+        + [repo_option("Repository to index and ask about."), no_cache_option()],
+        help=_code.__doc__,
+        context_settings=run.context_settings,
+        short_help="Answer a question about a code repository.",
+    )

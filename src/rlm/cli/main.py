@@ -271,11 +271,11 @@ def config_show() -> None:
     click.echo(f"log dir: {_log_dir(settings)}")
 
 
-from rlm.cli.code import code  # noqa: E402 - registered after the helpers it reuses
-from rlm.cli.mcp import mcp  # noqa: E402
+from rlm.cli.code import code_command  # noqa: E402 - built from `run`, defined above
+from rlm.cli.mcp import mcp_group  # noqa: E402
 
-main.add_command(code)
-main.add_command(mcp)
+main.add_command(code_command(run))
+main.add_command(mcp_group(run))
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from rlm.cli.code import no_cache_option, repo_option
-from rlm.cli.main import CONTEXT_SETTINGS, _die, _err_console, _settings, run
 
 # Limits `ask` runs under when the configuration sets none: a gateway must not run forever.
 ASK_DEFAULTS = {"max_iterations": 12, "max_timeout": 600.0}
@@ -19,13 +18,10 @@ ASK_DEFAULTS = {"max_iterations": 12, "max_timeout": 600.0}
 _NOT_FOR_ASK = {"query", "contexts", "json_output", "quiet"}
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
-def mcp() -> None:
-    """Serve a repository to IDE agents over MCP (bounded, audited tools)."""
-
-
 def _ask_runner(flags: dict[str, Any]):  # type: ignore[no-untyped-def]
     """A function (codebase, question) -> answer using the configured backend and limits."""
+    from rlm.cli.main import _settings
+
     backend_kwargs = flags.pop("backend_kwargs") or {}
     no_log = flags.pop("no_log")
     settings = _settings(**flags)
@@ -61,6 +57,7 @@ def _serve(
       rlm mcp serve --repo .
       RLM_MCP_TOKEN=secret rlm mcp serve --repo . --http 0.0.0.0:8765
     """
+    from rlm.cli.main import _die
     from rlm.codebase import Codebase
     from rlm.codebase.mcp import AuditLog, Gateway, default_audit_path, serve_http, serve_stdio
     from rlm.errors import RLMError
@@ -83,39 +80,13 @@ def _serve(
         _die(f"cannot serve: {exc}")
 
 
-serve = click.Command(
-    "serve",
-    callback=_serve,
-    params=[p for p in run.params if p.name not in _NOT_FOR_ASK]
-    + [
-        repo_option("Repository to serve."),
-        no_cache_option(),
-        click.Option(
-            ["--http"], metavar="HOST:PORT", help="Streamable HTTP instead of stdio (port 0: any)."
-        ),
-        click.Option(
-            ["--token"],
-            help="Bearer token HTTP clients must send (or RLM_MCP_TOKEN); required off loopback.",
-        ),
-        click.Option(
-            ["--audit-log"],
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Provenance log (JSONL). Default: $XDG_STATE_HOME/rlm/mcp-audit.jsonl.",
-        ),
-    ],
-    help=_serve.__doc__,
-    context_settings=CONTEXT_SETTINGS,
-    short_help="Serve a repository over MCP.",
-)
-mcp.add_command(serve)
-
-
-@mcp.command("audit", context_settings=CONTEXT_SETTINGS)
+@click.command("audit")
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "json_output", is_flag=True, help="Print the records as JSON lines.")
 @click.option("-q", "--quiet", is_flag=True, help="Only verify: print problems and the verdict.")
 def audit(path: Path | None, json_output: bool, quiet: bool) -> None:
     """Print the provenance log and verify it (fields, hash chain). Exit 1 if it is broken."""
+    from rlm.cli.main import _die, _err_console
     from rlm.codebase.mcp import default_audit_path, verify
 
     path = path or default_audit_path()
@@ -142,3 +113,43 @@ def audit(path: Path | None, json_output: bool, quiet: bool) -> None:
         f"{len(result.records)} record(s); chain {verdict}", style="green" if result.ok else "red"
     )
     sys.exit(0 if result.ok else 1)
+
+
+def mcp_group(run: click.Command) -> click.Group:
+    """`rlm mcp` (serve, audit); `serve` takes `rlm run`'s options that configure `ask`.
+    `run` is passed in by rlm.cli.main, which this module never imports at load time."""
+    settings = run.context_settings
+    serve = click.Command(
+        "serve",
+        callback=_serve,
+        params=[p for p in run.params if p.name not in _NOT_FOR_ASK]
+        + [
+            repo_option("Repository to serve."),
+            no_cache_option(),
+            click.Option(
+                ["--http"],
+                metavar="HOST:PORT",
+                help="Streamable HTTP instead of stdio (port 0: any).",
+            ),
+            click.Option(
+                ["--token"],
+                help="Bearer token HTTP clients must send (or RLM_MCP_TOKEN); required off "
+                "loopback.",
+            ),
+            click.Option(
+                ["--audit-log"],
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Provenance log (JSONL). Default: $XDG_STATE_HOME/rlm/mcp-audit.jsonl.",
+            ),
+        ],
+        help=_serve.__doc__,
+        context_settings=settings,
+        short_help="Serve a repository over MCP.",
+    )
+    audit.context_settings = settings
+    return click.Group(
+        "mcp",
+        commands=[serve, audit],
+        context_settings=settings,
+        help="Serve a repository to IDE agents over MCP (bounded, audited tools).",
+    )
