@@ -319,6 +319,8 @@ class QueryMetadata:
             return cls("dict", [_length(v) for v in context.values()] or [0])
         if isinstance(context, (list, tuple)):
             return cls("list", [_length(v) for v in context] or [0])
+        if callable(getattr(context, "document_lengths", None)):  # rlm.Context (duck-typed)
+            return cls("Context", context.document_lengths() or [0])
         return cls(type(context).__name__, [_length(context)])
 
 

@@ -33,6 +33,7 @@ from rlm.core.prompts import (
     query_line,
 )
 from rlm.environments import BaseEnv, ToolSpec, environment_class
+from rlm.environments.toolkit import Context
 from rlm.errors import (
     CancellationError,
     ErrorThresholdExceededError,
@@ -449,6 +450,8 @@ class _Loop:
 
 def _prompt_for_record(prompt: Any, limit: int = 2_000) -> Any:
     """Sub-call records keep short prompts whole and summarise long ones (never a context)."""
+    if isinstance(prompt, Context):
+        return repr(prompt)  # its size and shape, never its text
     if isinstance(prompt, str) and len(prompt) > limit:
         return prompt[:limit] + f"... [{len(prompt) - limit} more chars]"
     if isinstance(prompt, (dict, list)):

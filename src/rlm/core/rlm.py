@@ -12,6 +12,7 @@ from rlm.core.config import Callbacks, ModelRouter, RLMConfig, tool_specs
 from rlm.core.engine import RunScope, new_environment, run
 from rlm.core.limits import Limits, RunGuard
 from rlm.environments import BaseEnv, environment_class
+from rlm.environments.toolkit import Context
 from rlm.errors import CancellationError, ConfigurationError
 from rlm.logger.trajectory import RLMLogger
 from rlm.types import RLMChatCompletion
@@ -201,7 +202,7 @@ def _check_context(prompt: Any) -> None:
         raise ConfigurationError(
             "context is bytes: decode it to str first (e.g. data.decode('utf-8', 'replace'))"
         )
-    if not isinstance(prompt, (str, dict, list, tuple)):
+    if not isinstance(prompt, (str, dict, list, tuple, Context)):
         raise ConfigurationError(
-            f"context must be a str, dict or list, not {type(prompt).__name__}"
+            f"context must be a str, dict, list or rlm.Context, not {type(prompt).__name__}"
         )

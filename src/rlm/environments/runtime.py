@@ -25,6 +25,12 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+# The runtime layer's helpers (ctx, P, peek, ask_chunks, ...): shipped beside this module as
+# `_rlm_toolkit` in a worker, imported normally in-process.
+toolkit: Any = sys.modules.get("_rlm_toolkit")
+if toolkit is None:
+    from rlm.environments import toolkit
+
 CallHost = Callable[[str, dict[str, Any]], Any]
 
 # Kept in sync with rlm.environments.base.RESERVED_NAMES (this module must stay stdlib-only
@@ -38,7 +44,9 @@ FUNCTION_NAMES = (
     "FINAL_VAR",
     "SHOW_VARS",
 )
-RESERVED_NAMES = frozenset((*FUNCTION_NAMES, "context", "history", "answer"))
+RESERVED_NAMES = frozenset(
+    (*FUNCTION_NAMES, "context", "history", "answer", *toolkit.HELPER_NAMES)
+)
 
 DEFAULT_CAPTURE_LIMIT = 1_000_000  # chars kept per stream per cell; the rest is counted
 
@@ -159,6 +167,7 @@ class REPLSession:
         self._histories: dict[int, Any] = {}
         self._compaction_history: list[Any] = []
         self._tools = dict(tools or {})
+        self._helpers: dict[str, Any] = {}  # the toolkit's names, over `context`
         self._functions: dict[str, Any] = {
             "llm_query": self._llm_query,
             "llm_query_batched": self._llm_query_batched,
@@ -223,6 +232,11 @@ class REPLSession:
 
     # -- state the host loads ---------------------------------------------------------------
     def set_context(self, value: Any, index: int = 0) -> None:
+        value = toolkit.from_wire(value)
+        if index == 0:
+            self._helpers = toolkit.build_helpers(
+                value, self._llm_query, self._llm_query_batched
+            )
         self._contexts[index] = value
         self.namespace[f"context_{index}"] = value
         self._restore_names()
@@ -242,6 +256,7 @@ class REPLSession:
     def _restore_names(self) -> None:
         ns = self.namespace
         ns.update(self._functions)
+        ns.update(self._helpers)
         ns.update(self._tools)
         if 0 in self._contexts:
             ns["context"] = self._contexts[0]
