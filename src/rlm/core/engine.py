@@ -25,6 +25,7 @@ from rlm.core.parsing import (
 from rlm.core.prompts import (
     AFTER_COMPACTION,
     BEST_ANSWER,
+    BUDGET_SPENT,
     COMPACTION,
     FIRST_TURN,
     NEXT_TURN,
@@ -262,6 +263,8 @@ class _Loop:
             answer = self._iteration(last=number == cfg.max_iterations)
             if answer is not None:
                 return answer
+            if scope.guard.exhausted:  # on_subcall_limit="finalize": answer with what it has
+                return self._best_answer()
             self._maybe_compact()
         return self._best_answer()
 
@@ -363,6 +366,10 @@ class _Loop:
             parts.append(note)
         # After the last iteration the same message asks for the best answer, so the
         # conversation keeps alternating roles.
+        spent = self.scope.guard.exhausted
+        if spent and not last:
+            parts.append(BUDGET_SPENT.format(query_line=self._query(), what=spent))
+            return "\n\n".join(parts)
         template = BEST_ANSWER if last else (NEXT_TURN if blocks else NO_CODE_TURN)
         parts.append(template.format(query_line=self._query()))
         return "\n\n".join(parts)

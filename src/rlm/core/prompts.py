@@ -51,6 +51,10 @@ BEST_ANSWER = (
     "{query_line}You are out of iterations. Reply now with your best final answer as "
     "FINAL(answer) on its own line, based on what you found so far."
 )
+BUDGET_SPENT = (
+    "{query_line}The sub-call budget is used up ({what}). Reply now with your best final "
+    "answer as FINAL(answer) on its own line, based on what you found so far."
+)
 COMPACTION = (
     "Your conversation is getting long. Summarise it for yourself: what the task is, what you "
     "found (with exact values), which REPL variables hold results, and what is left to do. "

@@ -54,6 +54,9 @@ class RLM:
         logger: RLMLogger | None = None,
         verbose: bool = False,
         *,
+        max_subcalls: int | None = None,
+        max_subcall_tokens: int | None = None,
+        on_subcall_limit: str = "raise",
         output_limit: int = 20_000,
         on_iteration_start: Callable[[int, int], None] | None = None,
         on_iteration_complete: Callable[[int, int, float], None] | None = None,
@@ -72,6 +75,16 @@ class RLM:
             _require(value is None or value > 0, f"{name} must be > 0 (or None for no limit)")
         _require(max_tokens is None or max_tokens > 0, "max_tokens must be > 0 (or None)")
         _require(max_errors is None or max_errors > 0, "max_errors must be > 0 (or None)")
+        for name, count in (
+            ("max_subcalls", max_subcalls),
+            ("max_subcall_tokens", max_subcall_tokens),
+        ):
+            _require(count is None or count >= 0, f"{name} must be >= 0 (or None for no limit)")
+        _require(
+            on_subcall_limit in ("raise", "finalize"),
+            "on_subcall_limit must be 'raise' (stop with an error) or 'finalize' (the model "
+            "answers with what it has)",
+        )
         environment_class(environment)  # unknown names fail here, not mid-run
         tools = tool_specs(custom_tools, "custom_tools")
         sub_tools = (
@@ -84,7 +97,15 @@ class RLM:
             environment_kwargs=dict(environment_kwargs or {}),
             max_depth=max_depth,
             max_iterations=max_iterations,
-            limits=Limits(max_budget, max_timeout, max_tokens, max_errors),
+            limits=Limits(
+                max_budget,
+                max_timeout,
+                max_tokens,
+                max_errors,
+                max_subcalls=max_subcalls,
+                max_subcall_tokens=max_subcall_tokens,
+                on_subcall_limit=on_subcall_limit,
+            ),
             other_backends=tuple(other_backends or ()),
             other_backend_kwargs=tuple(other_backend_kwargs or ()),
             custom_system_prompt=custom_system_prompt,

@@ -44,9 +44,7 @@ FUNCTION_NAMES = (
     "FINAL_VAR",
     "SHOW_VARS",
 )
-RESERVED_NAMES = frozenset(
-    (*FUNCTION_NAMES, "context", "history", "answer", *toolkit.HELPER_NAMES)
-)
+RESERVED_NAMES = frozenset((*FUNCTION_NAMES, "context", "history", "answer", *toolkit.HELPER_NAMES))
 
 DEFAULT_CAPTURE_LIMIT = 1_000_000  # chars kept per stream per cell; the rest is counted
 
@@ -234,9 +232,7 @@ class REPLSession:
     def set_context(self, value: Any, index: int = 0) -> None:
         value = toolkit.from_wire(value)
         if index == 0:
-            self._helpers = toolkit.build_helpers(
-                value, self._llm_query, self._llm_query_batched
-            )
+            self._helpers = toolkit.build_helpers(value, self._llm_query, self._llm_query_batched)
         self._contexts[index] = value
         self.namespace[f"context_{index}"] = value
         self._restore_names()

@@ -76,7 +76,9 @@ class Context:
         return cls((text,), context_type="string", text=text)
 
     @classmethod
-    def from_documents(cls, documents: Iterable[Any], *, separator: str = DEFAULT_SEPARATOR) -> Context:
+    def from_documents(
+        cls, documents: Iterable[Any], *, separator: str = DEFAULT_SEPARATOR
+    ) -> Context:
         docs, names = [], []
         for item in documents:
             name, content = _document(item)
@@ -309,7 +311,9 @@ def chunk_texts(chunks: Any, chunk_size: int | None, separator: str) -> list[str
     for item in chunks:
         if isinstance(item, (tuple, list)) and len(item) == 3 and isinstance(item[0], int):
             piece = item[2]
-            out.append(separator.join(map(_as_text, piece)) if isinstance(piece, list) else _as_text(piece))
+            out.append(
+                separator.join(map(_as_text, piece)) if isinstance(piece, list) else _as_text(piece)
+            )
         else:
             out.append(_as_text(item))
     return out
@@ -332,7 +336,7 @@ def build_helpers(
         """The last n characters of P."""
         return text[-n:] if n > 0 else ""
 
-    def lenP() -> int:  # noqa: N802 - pyrlm-runtime's name
+    def lenP() -> int:
         return len(text)
 
     def extract_after(marker: str, max_len: int = 128) -> str | None:
@@ -350,7 +354,9 @@ def build_helpers(
         if not isinstance(prompts, list):
             raise TypeError(f"llm_batch expects a list of prompts, not {type(prompts).__name__}")
         unique = list(dict.fromkeys(prompts))
-        answers = dict(zip(unique, llm_query_batched(unique, model=model), strict=True)) if unique else {}
+        answers = (
+            dict(zip(unique, llm_query_batched(unique, model=model), strict=True)) if unique else {}
+        )
         return [answers[p] for p in prompts]
 
     def ask(question: str, text: str, model: str | None = None) -> str:
@@ -366,7 +372,9 @@ def build_helpers(
     ) -> list[str]:
         """`question` over every chunk; one answer per chunk, in order. Concurrent unless
         parallel=False (sub-calls are bounded by max_concurrent_subcalls either way)."""
-        prompts = [question_prompt(question, c) for c in chunk_texts(chunks, chunk_size, ctx.separator)]
+        prompts = [
+            question_prompt(question, c) for c in chunk_texts(chunks, chunk_size, ctx.separator)
+        ]
         if parallel is False:
             asked: dict[str, str] = {}
             for p in prompts:
