@@ -207,6 +207,9 @@ class RLMChatCompletion:
     execution_time: float
     metadata: dict[str, Any] | None = None
     error: str | None = None
+    # An rlm.Trace of the run's steps, built from its recorded trajectory (not serialised:
+    # it is derived from what the log holds; see rlm.trace).
+    trace: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -43,6 +43,7 @@ from rlm.errors import (
     RLMError,
 )
 from rlm.logger.trajectory import RunRecorder, TrajectorySink
+from rlm.trace import Trace
 from rlm.types import (
     CodeBlock,
     LMResponse,
@@ -66,6 +67,9 @@ class RunScope:
     tools: tuple[ToolSpec, ...]
     sink: TrajectorySink | None = None
     printer: Any = None
+    # False for a root run without a logger: it records (for `result.trace`) but leaves
+    # `result.metadata` None, as the reference implementation does.
+    publish_metadata: bool = True
     last_messages: list[Message] = field(default_factory=list)
 
     @property
@@ -197,10 +201,19 @@ def _plain_call(scope: RunScope, prompt: Any, start: float) -> RLMChatCompletion
             execution_time=time.perf_counter() - start,
             error=f"{type(error).__name__}: {error}" if error else None,
         )
-        if scope.sink is not None:
-            scope.sink.end_run(completion)
-            completion.metadata = scope.sink.trajectory()
+        _publish(scope, completion)
     return completion
+
+
+def _publish(scope: RunScope, completion: RLMChatCompletion) -> None:
+    """End the run's record; its trajectory is the trace (and the metadata, when logged)."""
+    if scope.sink is None:
+        return
+    scope.sink.end_run(completion)
+    trajectory = scope.sink.trajectory()
+    completion.trace = Trace.from_trajectory(trajectory)
+    if scope.publish_metadata:
+        completion.metadata = trajectory
 
 
 def run_metadata(scope: RunScope, meta: QueryMetadata, root_prompt: str | None) -> dict[str, Any]:
@@ -450,9 +463,7 @@ class _Loop:
             execution_time=time.perf_counter() - start,
             error=f"{type(error).__name__}: {error}" if error else None,
         )
-        if scope.sink:
-            scope.sink.end_run(completion)
-            completion.metadata = scope.sink.trajectory()
+        _publish(scope, completion)
         return completion
 
 

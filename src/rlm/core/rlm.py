@@ -14,7 +14,7 @@ from rlm.core.limits import Limits, RunGuard
 from rlm.environments import BaseEnv, environment_class
 from rlm.environments.toolkit import Context
 from rlm.errors import CancellationError, ConfigurationError
-from rlm.logger.trajectory import RLMLogger
+from rlm.logger.trajectory import RLMLogger, RunRecorder
 from rlm.types import RLMChatCompletion
 
 DEFAULT_ENVIRONMENT = "sandbox"  # hardened subprocess; "local" is in-process exec
@@ -180,8 +180,10 @@ class RLM:
             guard=RunGuard(self.config.limits),
             depth=0,
             tools=self.config.tools,
-            sink=self.logger.open_run() if self.logger is not None else None,
+            # Always recorded: the record is `result.trace` (and, with a logger, the log).
+            sink=self.logger.open_run() if self.logger is not None else RunRecorder(),
             printer=self._printer,
+            publish_metadata=self.logger is not None,
         )
 
     def _run(self, scope: RunScope, prompt: Any, root_prompt: str | None) -> RLMChatCompletion:
