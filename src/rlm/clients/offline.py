@@ -1,8 +1,8 @@
 """Offline backends that play the part of a model: `scripted` and `function`.
 
 They are how tests, examples and users' own tests drive the engine without a network.
-Token counts are estimated (about four characters a token) so limits and usage summaries
-behave as they would with a real provider.
+Token counts come from `rlm.tokens` (tiktoken when its encoding is available, else about
+four characters a token) so limits and usage summaries behave as with a real provider.
 """
 
 from __future__ import annotations
@@ -16,19 +16,16 @@ from typing import Any
 
 from rlm.clients.base import BaseLM, as_messages
 from rlm.errors import ConfigurationError, ScriptExhaustedError
+from rlm.tokens import count_tokens
 from rlm.types import CallUsage, LMResponse, Message, Prompt
 
 
-def estimate_tokens(text: str) -> int:
-    return (len(text) + 3) // 4
-
-
 def _usage_for(model: str, messages: list[Message], text: str) -> CallUsage:
-    prompt_chars = sum(len(str(m.get("content", ""))) for m in messages)
+    prompt = "".join(str(m.get("content", "")) for m in messages)
     return CallUsage(
         model=model,
-        input_tokens=(prompt_chars + 3) // 4,
-        output_tokens=estimate_tokens(text),
+        input_tokens=count_tokens(prompt),
+        output_tokens=count_tokens(text),
         cost=None,
     )
 

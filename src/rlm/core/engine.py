@@ -43,6 +43,7 @@ from rlm.errors import (
     RLMError,
 )
 from rlm.logger.trajectory import RunRecorder, TrajectorySink
+from rlm.tokens import count_message_tokens
 from rlm.trace import Trace
 from rlm.types import (
     CodeBlock,
@@ -427,7 +428,12 @@ class _Loop:
         usage = getattr(self, "last_usage", None)
         if not cfg.compaction or usage is None:
             return
-        if usage.total_tokens < cfg.compaction_threshold_pct * self.context_window:
+        # The next request is the history plus the newest feedback, which the last call's
+        # usage has not seen (and some servers report no usage): count it too.
+        size = max(
+            usage.total_tokens, count_message_tokens(self.messages, self.scope.client.model_name)
+        )
+        if size < cfg.compaction_threshold_pct * self.context_window:
             return
         summary = self._ask([*self.messages, {"role": "user", "content": COMPACTION}])
         system, first = self.messages[0], self.messages[1]
