@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rlm.environments.base import BaseEnv, Host, ToolSpec
-from rlm.environments.toolkit import to_wire
 from rlm.environments.sandbox import wire
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
+from rlm.environments.toolkit import to_wire
 from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
 from rlm.types import REPLResult
 
