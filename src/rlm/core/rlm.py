@@ -253,5 +253,5 @@ def _check_context(prompt: Any) -> None:
         )
     if not isinstance(prompt, (str, dict, list, tuple, Context)):
         raise ConfigurationError(
-            f"context must be a str, dict, list or rlm.Context, not {type(prompt).__name__}"
+            f"context must be a str, dict or list (or an rlm.Context), not {type(prompt).__name__}"
         )
