@@ -79,9 +79,11 @@ class ScriptedLM(BaseLM):
         model_name: str = "scripted",
         cost_per_call: float | None = None,
         rules: Iterable[Any] | None = None,
+        context_window: int | None = None,
         **kwargs: Any,
     ):
         super().__init__(model_name=model_name, **kwargs)
+        self.context_window = context_window  # play a model with this window (tokens)
         self.responses = list(responses)
         if not all(isinstance(r, str) for r in self.responses):
             raise ConfigurationError("scripted backend: every response must be a str")
@@ -138,6 +140,7 @@ class FunctionLM(BaseLM):
         function: Callable[..., str | LMResponse],
         model_name: str = "function",
         cost_per_call: float | None = None,
+        context_window: int | None = None,
         **kwargs: Any,
     ):
         if not callable(function):
@@ -145,6 +148,7 @@ class FunctionLM(BaseLM):
                 "function backend: backend_kwargs['function'] must be callable"
             )
         super().__init__(model_name=model_name, **kwargs)
+        self.context_window = context_window  # play a model with this window (tokens)
         self.function = function
         self.cost_per_call = cost_per_call
         try:
