@@ -25,16 +25,10 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-# The runtime layer's helpers (ctx, P, peek, ask_chunks, ...): shipped beside this module as
-# `_rlm_toolkit` in a worker, imported normally in-process.
-toolkit: Any = sys.modules.get("_rlm_toolkit")
-if toolkit is None:
-    from rlm.environments import toolkit
-
 CallHost = Callable[[str, dict[str, Any]], Any]
 
-# Kept in sync with rlm.environments.base.RESERVED_NAMES (this module must stay stdlib-only
-# and importable on its own inside a worker).
+# With the toolkit's HELPER_NAMES these make rlm.environments.base.RESERVED_NAMES (this
+# module must stay stdlib-only and importable on its own inside a worker).
 FUNCTION_NAMES = (
     "llm_query",
     "llm_query_batched",
@@ -44,7 +38,7 @@ FUNCTION_NAMES = (
     "FINAL_VAR",
     "SHOW_VARS",
 )
-RESERVED_NAMES = frozenset((*FUNCTION_NAMES, "context", "history", "answer", *toolkit.HELPER_NAMES))
+RESERVED_NAMES = frozenset((*FUNCTION_NAMES, "context", "history", "answer"))
 
 DEFAULT_CAPTURE_LIMIT = 1_000_000  # chars kept per stream per cell; the rest is counted
 
@@ -174,7 +168,13 @@ class REPLSession:
         *,
         capture_limit: int = DEFAULT_CAPTURE_LIMIT,
         compaction: bool = False,
+        toolkit: Any = None,
     ):
+        # `toolkit`: the runtime layer's helpers module (rlm.environments.toolkit, or its
+        # copy shipped to a worker): decodes a Context sent as data and builds ctx, P,
+        # ask_chunks, ... over `context`. Passed in, so this module imports nothing of ours.
+        self._toolkit = toolkit
+        self._helpers: dict[str, Any] = {}
         self._call_host = call_host
         self.capture_limit = capture_limit
         self.compaction = compaction
@@ -185,7 +185,6 @@ class REPLSession:
         self._histories: dict[int, Any] = {}
         self._compaction_history: list[Any] = []
         self._tools = dict(tools or {})
-        self._helpers: dict[str, Any] = {}  # the toolkit's names, over `context`
         self._functions: dict[str, Any] = {
             "llm_query": self._llm_query,
             "llm_query_batched": self._llm_query_batched,
@@ -244,15 +243,19 @@ class REPLSession:
             for k, v in self.namespace.items()
             if not k.startswith("_")
             and k not in RESERVED_NAMES
+            and k not in self._helpers
             and k not in self._tools
             and not isinstance(v, type(sys))
         ]
 
     # -- state the host loads ---------------------------------------------------------------
     def set_context(self, value: Any, index: int = 0) -> None:
-        value = toolkit.from_wire(value)
-        if index == 0:
-            self._helpers = toolkit.build_helpers(value, self._llm_query, self._llm_query_batched)
+        if self._toolkit is not None:
+            value = self._toolkit.from_wire(value)
+            if index == 0:
+                self._helpers = self._toolkit.build_helpers(
+                    value, self._llm_query, self._llm_query_batched
+                )
         self._contexts[index] = value
         self.namespace[f"context_{index}"] = value
         self._restore_names()
