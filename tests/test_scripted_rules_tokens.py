@@ -95,3 +95,34 @@ def test_a_tiktoken_encoding_counts_exactly(fresh_tokens):
     # The offline backends report usage with the same counter, so budgets see it too.
     lm = get_client("scripted", {"responses": ["xyz"]})
     assert lm.complete("abcdefgh").usage.input_tokens == 8
+
+
+@pytest.mark.parametrize("env_name", RUNTIME_ENVS)
+def test_compaction_counts_the_conversation_when_usage_is_not_reported(env_name):
+    env_param(env_name)
+    from rlm import RLM
+    from rlm.types import CallUsage, LMResponse
+
+    asked = []
+
+    def model(messages):
+        last = messages[-1]["content"]
+        asked.append(last)
+        if "Summarise it for yourself" in last:
+            text = "summary: printed a long line"
+        elif len(asked) == 1:
+            text = repl("print('x' * 5000)")
+        else:
+            text = "FINAL(done)"
+        return LMResponse(text, CallUsage("m", 0, 0))  # a server that reports no usage
+
+    rlm = RLM(
+        backend="function",
+        backend_kwargs={"function": model, "context_window": 1_000},
+        environment=env_name,
+        compaction=True,
+    )
+    assert rlm.completion("ctx").response == "done"
+    # 5,000 characters of output (~1,250 tokens) pass 85% of a 1,000-token window although
+    # every call reported 0 tokens: the loop counted the messages and compacted.
+    assert any("Summarise it for yourself" in a for a in asked)
