@@ -35,7 +35,7 @@ DEFAULT_ENCODING = "cl100k_base"  # non-OpenAI models: an approximation, closer 
 MESSAGE_OVERHEAD = 3  # tokens per chat message (role and separators), OpenAI's accounting
 
 _lock = threading.Lock()
-_loaded: dict[str, Any] = {}  # encoding name -> Encoding, or None when unavailable
+_loaded: dict[str, Any] = {}  # encoding name -> Encoding or None; "tiktoken" -> module or None
 _override: Any = None
 
 
@@ -55,9 +55,8 @@ def encoding_for(model: str | None = None) -> Any:
     encoding's file is not available offline."""
     if _override is not None:
         return _override
-    try:
-        import tiktoken
-    except ImportError:
+    tiktoken = _tiktoken()
+    if tiktoken is None:
         return None
     name = DEFAULT_ENCODING
     if model:
@@ -69,6 +68,17 @@ def encoding_for(model: str | None = None) -> Any:
         if name not in _loaded:
             _loaded[name] = _load(tiktoken, name)
         return _loaded[name]
+
+
+def _tiktoken() -> Any:
+    """The tiktoken module, or None; looked up once (a failed import is not cheap)."""
+    if "tiktoken" not in _loaded:
+        try:
+            import tiktoken
+        except ImportError:
+            tiktoken = None
+        _loaded["tiktoken"] = tiktoken
+    return _loaded["tiktoken"]
 
 
 def _load(tiktoken: Any, name: str) -> Any:
