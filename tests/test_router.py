@@ -65,6 +65,19 @@ def test_a_context_over_the_window_goes_to_an_rlm(env_name):
     assert [s.kind for s in result.trace.steps][:3] == ["root_call", "repl_exec", "subcall"]
 
 
+def test_the_plain_call_keeps_the_users_limits_and_logger(tmp_path):
+    from rlm import TokenLimitExceededError, Trace
+    from rlm.logger import RLMLogger
+
+    with router(max_tokens=10) as r, pytest.raises(TokenLimitExceededError):
+        r.run("How many days?", SHORT)
+    logger = RLMLogger(log_dir=tmp_path)
+    with router(logger=logger) as r:
+        result = r.run("How many days?", SHORT)
+    assert [s.kind for s in Trace.from_log(logger.log_file_path).steps] == ["root_call"]
+    assert result.trace.steps[0].output == "30 days (plain)"
+
+
 def test_the_window_decides_not_the_characters():
     with router(window=64_000) as big, router(window=2_000) as small:
         assert big.choose(LONG) == "baseline" and small.choose(LONG) == "rlm"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -22,13 +22,14 @@ from rlm.core.rlm import RLM
 from rlm.environments.toolkit import Context
 from rlm.errors import ConfigurationError
 from rlm.tokens import CHARS_PER_TOKEN, count_tokens
-from rlm.trace import Trace, TraceStep
+from rlm.trace import Trace
 from rlm.types import RLMChatCompletion
 
 __all__ = ["ExecutionProfile", "RouterConfig", "RouterResult", "SmartRouter"]
 
 DEFAULT_WINDOW = 128_000  # tokens, when the client does not say
 ANSWER_RESERVE = 1_024  # tokens kept free for the plain call's answer
+BASELINE = "baseline"
 
 
 class ExecutionProfile(Enum):
@@ -123,7 +124,7 @@ class SmartRouter:
         self.client = get_client(backend, backend_kwargs)
         self.context_window = context_window or self.client.context_window or DEFAULT_WINDOW
         self.rlm_kwargs = rlm_kwargs
-        self._rlms: dict[ExecutionProfile, RLM] = {}
+        self._rlms: dict[ExecutionProfile | str, RLM] = {}
 
     # -- deciding ---------------------------------------------------------------------------
     def measure(self, context: Any, query: str = "") -> tuple[int, int | None]:
@@ -187,6 +188,8 @@ class SmartRouter:
         )
 
     def _baseline(self, query: str, context: Any) -> tuple[str, int, Trace]:
+        """One plain call, as an `RLM(max_depth=0)` completion: the user's limits, logger and
+        observers apply to it as to any run. The question goes inside the prompt."""
         text = Context.of(context).text
         room = int(self.config.window_fraction * self.context_window - self._reserve)
         cap = max(0, room) * CHARS_PER_TOKEN
@@ -200,18 +203,12 @@ class SmartRouter:
                 "Answer from the context only. If it is not there, say NO_ANSWER.",
             },
         ]
-        started = time.perf_counter()
-        response = self.client.complete(messages)
-        step = TraceStep(
-            1,
-            "baseline_call",
-            prompt_summary=query[:200],
-            output=response.text,
-            tokens=response.usage.total_tokens,
-            model=response.usage.model or self.client.model_name,
-            elapsed=time.perf_counter() - started,
-        )
-        return response.text.strip(), response.usage.total_tokens, Trace([step])
+        if BASELINE not in self._rlms:
+            kwargs = {**self.rlm_kwargs, "max_depth": 0}
+            self._rlms[BASELINE] = RLM(backend=self.client, **kwargs)
+        completion = self._rlms[BASELINE].completion(messages)
+        trace = Trace([replace(s, kind="baseline_call") for s in completion.trace.steps])
+        return completion.response.strip(), completion.usage_summary.total_tokens, trace
 
     def _rlm(self, profile: ExecutionProfile) -> RLM:
         if profile not in self._rlms:

@@ -89,6 +89,8 @@ class Trace:
                     trajectory["run_metadata"] = entry
                 elif entry.get("type") == "iteration":
                     trajectory["iterations"].append(entry)
+                elif entry.get("type") == "result":
+                    trajectory["result"] = entry
         return cls.from_trajectory(trajectory)
 
 
