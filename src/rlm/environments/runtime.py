@@ -253,9 +253,14 @@ class REPLSession:
         if self._toolkit is not None:
             value = self._toolkit.from_wire(value)
             if index == 0:
-                self._helpers = self._toolkit.build_helpers(
-                    value, self._llm_query, self._llm_query_batched
-                )
+                try:
+                    self._helpers = self._toolkit.build_helpers(
+                        value, self._llm_query, self._llm_query_batched
+                    )
+                except Exception as exc:  # e.g. MemoryError joining a huge document list
+                    self._helpers = {}
+                    if sys.__stderr__ is not None:  # the host's log / the worker's stderr
+                        sys.__stderr__.write(f"rlm: ctx/P helpers unavailable: {exc!r}\n")
         self._contexts[index] = value
         self.namespace[f"context_{index}"] = value
         self._restore_names()
