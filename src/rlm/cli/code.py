@@ -12,6 +12,10 @@ from typing import Any
 
 import click
 
+# `rlm run` options that do not apply: the context is the repository, and the run is always
+# an RLM (a plain call over the summary could not read the code).
+_NOT_FOR_CODE = {"contexts", "route"}
+
 
 def repo_option(help_text: str) -> click.Option:
     return click.Option(
@@ -80,7 +84,7 @@ def code_command(run: click.Command) -> click.Command:
     return click.Command(
         "code",
         callback=_code,
-        params=[p for p in run.params if p.name != "contexts"]
+        params=[p for p in run.params if p.name not in _NOT_FOR_CODE]
         + [repo_option("Repository to index and ask about."), no_cache_option()],
         help=_code.__doc__,
         context_settings=run.context_settings,

@@ -15,7 +15,7 @@ from rlm.cli.code import no_cache_option, repo_option
 # Limits `ask` runs under when the configuration sets none: a gateway must not run forever.
 ASK_DEFAULTS = {"max_iterations": 12, "max_timeout": 600.0}
 # `rlm run` options that do not apply to the server (the rest configure its `ask` tool).
-_NOT_FOR_ASK = {"query", "contexts", "json_output", "quiet"}
+_NOT_FOR_ASK = {"query", "contexts", "json_output", "quiet", "route"}
 
 
 def _ask_runner(flags: dict[str, Any]):  # type: ignore[no-untyped-def]
