@@ -115,6 +115,7 @@ def cmd_codeqa(args: argparse.Namespace) -> None:
         name=args.name,
         command="python -m benchmarks " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         notes=args.notes or "",
+        time_budget=args.time_budget,
     )
 
 
@@ -200,6 +201,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--window", type=int, help="plain model window in tokens")
     sp.add_argument("--rlm-kwargs", help="extra RLM(...) keywords as JSON")
     sp.add_argument("--index-files", type=int, default=10_000, help="0: skip the index run")
+    sp.add_argument(
+        "--time-budget",
+        type=float,
+        help="seconds: start no new question after this (a documented subset on slow machines)",
+    )
     sp.add_argument("--name", default="codeqa")
     sp.add_argument("--notes", help="free text recorded with the results")
     sp.set_defaults(fn=cmd_codeqa)

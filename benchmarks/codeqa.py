@@ -50,14 +50,21 @@ def run_qa(
     rlm_kwargs: dict[str, Any],
     window: int | None,
     log: Path,
+    time_budget: float | None = None,
 ) -> list[dict[str, Any]]:
+    """Ask each question by each method, in order; with `time_budget` (seconds), no new
+    question starts once it is spent (every question asked is answered by every method)."""
     from rlm.clients import get_client
     from rlm.codebase import Codebase, ask
 
     client = get_client(backend, backend_kwargs)
     window = window or getattr(client, "context_window", None) or 8192
     rows = []
+    began = time.perf_counter()
     for number, question in enumerate(questions, 1):
+        if time_budget is not None and time.perf_counter() - began > time_budget:
+            print(f"time budget spent: stopped after {number - 1} questions", flush=True)
+            break
         for method in methods:
             started = time.perf_counter()
             row: dict[str, Any] = {"id": question.id, "kind": question.kind, "method": method}
@@ -158,6 +165,7 @@ def main(
     name: str,
     command: str,
     notes: str,
+    time_budget: float | None = None,
 ) -> None:
     questions = build_set()
     meta = header("codeqa", command=command, notes=notes, title="Code QA and index speed")
@@ -168,11 +176,12 @@ def main(
     if backend and backend != "none":
         meta.update(backend=backend, backend_kwargs=backend_kwargs, rlm_kwargs=rlm_kwargs)
         asked = questions[:limit] if limit else questions
-        meta["asked"] = len(asked)
         log = RESULTS / f"{name}.jsonl"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
-        rows = run_qa(asked, backend, backend_kwargs, methods, rlm_kwargs, window, log)
+        rows = run_qa(asked, backend, backend_kwargs, methods, rlm_kwargs, window, log, time_budget)
+        meta["asked"] = len({r["id"] for r in rows})
+        meta["time_budget_s"] = time_budget
     write_results(name, meta, rows, _tables(meta, rows, methods))
 
 

@@ -140,6 +140,9 @@ def serve_http(gateway: Gateway, host: str, port: int, token: str | None) -> Non
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host.strip("[]"), port))
+    # Listen before announcing the address: a client that connects while uvicorn is still
+    # starting waits in the backlog instead of being refused.
+    sock.listen(128)
     bound = sock.getsockname()[1]
     shown = f"[{host.strip('[]')}]" if family == socket.AF_INET6 else host
     print(f"rlm mcp: serving http://{shown}:{bound}/mcp", file=sys.stderr, flush=True)
