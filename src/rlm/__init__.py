@@ -22,3 +22,8 @@ __all__ = [
 ]
 
 from rlm.core.rlm import RLM
+
+# Reference (`rlms`) module paths and names, from one table: rlm.compat.aliases.
+from rlm.compat import install as _install_reference_names  # noqa: E402
+
+_install_reference_names()

@@ -7,7 +7,10 @@ bound by reference (no temp-file round trip).
 
 from __future__ import annotations
 
+import copy
 import ctypes
+import shutil
+import tempfile
 import threading
 from typing import Any
 
@@ -29,23 +32,27 @@ class LocalREPL(BaseEnv):
         **kwargs: Any,
     ):
         super().__init__(host, tools, **kwargs)
+        self.compaction = compaction
         self._session = REPLSession(
             self._call_host,
             {t.name: t.value for t in self.tools},
             compaction=compaction,
         )
         self._closed = False
+        self._temp_dir: str | None = None
+        self._finish_init()
 
     def _call_host(self, name: str, payload: dict[str, Any]) -> Any:
-        if self.host is None:
-            raise RuntimeError(f"{name} is not available: this REPL has no host")
-        return self.host.call(name, payload)
+        return self.host.call(name, payload)  # type: ignore[union-attr]
 
     def load_context(self, context: Any, index: int = 0) -> None:
-        self._session.set_context(context, index)
+        self._session.set_context(context, self._counted("context", index))
 
-    def add_history(self, messages: list[dict[str, Any]], index: int) -> None:
-        self._session.set_history(messages, index)
+    def add_history(self, messages: list[dict[str, Any]], index: int | None = None) -> int:
+        index = self._counted("history", index)
+        # A copy: the caller may keep editing its list.
+        self._session.set_history(copy.deepcopy(messages), index)
+        return index
 
     def append_compaction_history(self, entry: Any) -> None:
         self._session.append_compaction_history(entry)
@@ -55,6 +62,7 @@ class LocalREPL(BaseEnv):
             raise REPLEnvironmentError("this LocalREPL is closed")
         out = self._session.run(code)
         return REPLResult(
+            rlm_calls=self._host_calls(),
             stdout=out["stdout"],
             stderr=out["stderr"],
             locals=out["locals"],
@@ -74,6 +82,19 @@ class LocalREPL(BaseEnv):
     def namespace(self) -> dict[str, Any]:
         return self._session.namespace
 
+    @property
+    def locals(self) -> dict[str, Any]:
+        """The REPL's namespace itself (reference name), for host code that reads results."""
+        return self._session.namespace
+
+    @property
+    def temp_dir(self) -> str:
+        """A scratch directory owned by this REPL, removed by `close()`. Cells do not chdir
+        into it (that would be process-wide); pass its path to code that needs one."""
+        if self._temp_dir is None:
+            self._temp_dir = tempfile.mkdtemp(prefix="rlm-local-")
+        return self._temp_dir
+
     def interrupt(self) -> None:
         # Raise CellInterrupted inside the thread running the cell. Python-level loops stop at
         # the next bytecode; a C call that never returns cannot be stopped in-process (use
@@ -87,3 +108,6 @@ class LocalREPL(BaseEnv):
 
     def close(self) -> None:
         self._closed = True
+        self._session.namespace.clear()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
