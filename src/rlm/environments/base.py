@@ -71,6 +71,9 @@ class BaseEnv(ABC):
                 "subcall_fn / lm_handler_address are for environments used on their own; "
                 "inside an RLM run the engine's broker serves rlm_query and llm_query"
             )
+        # Used on its own (no RLM around it), the environment serves itself and reports its
+        # own sub-calls; inside a run the engine's broker is the host and the loop drains it.
+        self._own_host = host is None
         if host is None:
             from rlm.environments.direct_host import DirectHost
 
@@ -109,7 +112,7 @@ class BaseEnv(ABC):
     def _host_calls(self) -> list[Any]:
         """The sub-call records of the cell that just ran (for `REPLResult.rlm_calls`)."""
         drain = getattr(self.host, "drain_calls", None)
-        return list(drain()) if callable(drain) else []
+        return list(drain()) if self._own_host and callable(drain) else []
 
     # -- the reference's persistence protocol (SupportsPersistence) ---------------------------
     def add_context(self, context_payload: Any, context_index: int | None = None) -> int:

@@ -86,6 +86,10 @@ class _Payload:
             ) from exc
         self.kind, self.value, self.size = "json", data, len(data)
 
+    def load(self) -> Any:
+        """The value again (a str is the caller's own object; JSON is decoded anew)."""
+        return json.loads(self.value) if self.kind == "json" else self.value
+
     def chunk_count(self) -> int:
         step = CHUNK_CHARS if self.kind == "str" else wire.CHUNK_BYTES
         return max(1, -(-self.size // step))
@@ -208,6 +212,7 @@ class SandboxREPL(BaseEnv):
         self._running = False
         self._interrupt_pending = False
         self._start()
+        self._finish_init()
 
     # -- configuration ------------------------------------------------------------------------
     @staticmethod
@@ -303,6 +308,9 @@ class SandboxREPL(BaseEnv):
                 self._request({"op": "compaction", "value": entry}, ("ack",), self.cell_timeout)
             for index, payload in self._contexts.items():
                 self._send_payload("context", index, payload)
+            if self.setup_code and self._cells_run:  # a replacement worker: set it up again
+                self._request({"op": "exec", "code": self.setup_code}, ("result",),
+                              self.cell_timeout)  # fmt: skip
         except WorkerLost as exc:
             tail = self._worker.stderr_tail() if self._worker is not None else ""
             self._stop_worker()
@@ -409,6 +417,7 @@ class SandboxREPL(BaseEnv):
     # -- BaseEnv ----------------------------------------------------------------------------------
     def load_context(self, context: Any, index: int = 0) -> None:
         payload = _Payload(context, "context")
+        index = self._counted("context", index)
         with self._lock:
             self._contexts[index] = payload
             worker = self._worker
@@ -422,12 +431,14 @@ class SandboxREPL(BaseEnv):
             self._with_recovery(lambda: self._send_payload("context", index, payload),
                                 "loading a context")  # fmt: skip
 
-    def add_history(self, messages: list[dict[str, Any]], index: int) -> None:
+    def add_history(self, messages: list[dict[str, Any]], index: int | None = None) -> int:
         payload = _Payload(messages, "history")
+        index = self._counted("history", index)
         with self._lock:
             self._histories[index] = payload
             self._with_recovery(lambda: self._send_payload("history", index, payload),
                                 "loading a history")  # fmt: skip
+        return index
 
     def append_compaction_history(self, entry: Any) -> None:
         _Payload(entry, "compaction history entry")  # validates JSON-ability
@@ -463,7 +474,7 @@ class SandboxREPL(BaseEnv):
             except CellTimeout:
                 self._keep_peeked()
                 return self._lost(
-                    f"Cell timed out after {self.cell_timeout:g}s of execution (time waiting "
+                    f"TimeoutError: cell timed out after {self.cell_timeout:g}s of execution (time waiting "
                     "on llm_query/rlm_query does not count) and was killed.",
                     note,
                 )
@@ -476,7 +487,9 @@ class SandboxREPL(BaseEnv):
                     tail = f"\nWorker stderr (tail):\n{self._worker.stderr_tail()}"
                 return self._lost(f"The REPL worker process died ({exc.reason}).{tail}", note)
             try:
-                return self._result(reply, note)
+                result = self._result(reply, note)
+                result.rlm_calls = self._host_calls()
+                return result
             except (TypeError, ValueError, OverflowError, AttributeError) as exc:
                 # A result frame model code forged badly: the worker is not trustworthy now.
                 log.warning("malformed result from the sandbox worker (%s); replacing it", exc)
@@ -556,6 +569,28 @@ class SandboxREPL(BaseEnv):
                 return None
         value = reply.get("value")
         return value if isinstance(value, str) else None
+
+    @property
+    def locals(self) -> dict[str, Any]:
+        """A snapshot of the REPL's variables for host code (the reference's `.locals`): JSON
+        values as themselves, anything else as its short repr, plus the contexts and
+        histories. A copy: writing to it changes nothing in the worker."""
+        with self._lock:
+            try:
+                reply = self._request({"op": "snapshot"}, ("snapshot",), min(30.0, self.cell_timeout))
+            except WorkerLost:
+                self._restart("The REPL worker was lost while reading its variables.")
+                reply = {}
+        values = reply.get("values")
+        out: dict[str, Any] = dict(values) if isinstance(values, dict) else {}
+        for kind, payloads in (("context", self._contexts), ("history", self._histories)):
+            for index, payload in sorted(payloads.items()):
+                out[f"{kind}_{index}"] = payload.load()
+            if 0 in payloads:
+                out[kind] = out[f"{kind}_0"]
+        if self.compaction:
+            out["history"] = list(self._compaction)
+        return out
 
     @property
     def partial_answer(self) -> str | None:

@@ -203,6 +203,9 @@ class Worker:
                 if isinstance(value, str) and len(value) > max_final:
                     value = value[:max_final]  # same cap as a FINAL() answer
                 send({"op": "resolved", "id": msg.get("id"), "value": value})
+            elif op == "snapshot":
+                values = self.session.snapshot(int(msg.get("max_chars") or 1_000_000))
+                send({"op": "snapshot", "id": msg.get("id"), "values": values})
             elif op == "shutdown":
                 os._exit(0)
 
