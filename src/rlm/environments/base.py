@@ -26,6 +26,9 @@ from rlm.types import REPLResult
 HOST_CALLS: frozenset[str] = frozenset(
     {"llm_query", "llm_query_batched", "rlm_query", "rlm_query_batched", "tool"}
 )
+# What a worker may send: the host calls, plus "proxy" (a method of a host object offered as a
+# tool), which the environment serves itself (rlm.environments.proxies).
+WORKER_CALLS: frozenset[str] = HOST_CALLS | {"proxy"}
 
 
 class Host(Protocol):

@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from rlm.environments.base import BaseEnv, Host, ToolSpec
+from rlm.environments.proxies import Exposed
 from rlm.environments.runtime import CellInterrupted, REPLSession
 from rlm.errors import REPLEnvironmentError
 from rlm.types import REPLResult
@@ -35,7 +36,9 @@ class LocalREPL(BaseEnv):
         self.compaction = compaction
         self._session = REPLSession(
             self._call_host,
-            {t.name: t.value for t in self.tools},
+            # In-process, tools are the objects themselves (an `expose` wrapper is unwrapped).
+            {t.name: getattr(t.value, "target", t.value) if isinstance(t.value, Exposed)
+             else t.value for t in self.tools},  # fmt: skip
             compaction=compaction,
         )
         self._closed = False

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rlm.environments.base import BaseEnv, Host, ToolSpec
+from rlm.environments.proxies import Exposed, ProxyTable
 from rlm.environments.sandbox import wire
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
 from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
@@ -195,6 +196,7 @@ class SandboxREPL(BaseEnv):
         self.bubblewrap = bubblewrap
         self.python = python or sys.executable
         self.start_timeout = start_timeout
+        self._proxies = ProxyTable()
         self._tool_data, self._tool_callables = self._split_tools(self.tools)
         self._contexts: dict[int, _Payload] = {}
         self._histories: dict[int, _Payload] = {}
@@ -215,22 +217,16 @@ class SandboxREPL(BaseEnv):
         self._finish_init()
 
     # -- configuration ------------------------------------------------------------------------
-    @staticmethod
-    def _split_tools(tools: list[ToolSpec]) -> tuple[dict[str, Any], list[str]]:
+    def _split_tools(self, tools: list[ToolSpec]) -> tuple[dict[str, Any], list[str]]:
+        """Callables are served by the host; JSON data is copied into the worker; any other
+        value (a host object) is offered as a proxy whose allowed methods run on the host."""
         data: dict[str, Any] = {}
         callables: list[str] = []
         for tool in tools:
-            if tool.is_callable:
+            if isinstance(tool.value, Exposed) or not tool.is_callable:
+                data[tool.name] = self._proxies.wrap(tool.value)
+            else:
                 callables.append(tool.name)
-                continue
-            try:
-                data[tool.name] = json.loads(json.dumps(tool.value))
-            except (TypeError, ValueError) as exc:
-                raise ConfigurationError(
-                    f"custom tool {tool.name!r}: a {type(tool.value).__name__} value cannot "
-                    f"cross into the sandbox (only callables and JSON data can: {exc}). "
-                    "Pass JSON data, or use environment='local' for trusted host objects."
-                ) from exc
         return data, callables
 
     def _memory_limit(self) -> int:
@@ -351,9 +347,12 @@ class SandboxREPL(BaseEnv):
         """Extra step when a worker is killed (docker: stop the container)."""
 
     def _host_call(self, name: str, payload: dict[str, Any]) -> Any:
-        if self.host is None:
-            raise RuntimeError(f"{name} is not available: this REPL has no host")
-        return self.host.call(name, payload)
+        if name == "proxy":  # a method of a host object the worker holds a proxy of
+            return self._proxies.call(**payload)
+        if name == "tool":
+            payload = self._proxies.unwrap(payload)
+            return self._proxies.wrap(self.host.call(name, payload))  # type: ignore[union-attr]
+        return self.host.call(name, payload)  # type: ignore[union-attr]
 
     def _restart(self, note: str) -> None:
         self._stop_worker()
