@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, commit  # noqa: E402
+from benchmarks.common import RESULTS, commit
 
 OUTCOMES = ("passed", "failed", "skipped", "error")
 

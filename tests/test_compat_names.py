@@ -45,6 +45,7 @@ def test_no_name_is_public_in_two_packages():
 
 def test_reference_style_client_subclass_is_accepted():
     from rlm.clients.base_lm import BaseLM
+
     from rlm.core.types import ModelUsageSummary
 
     class Echo(BaseLM):  # written for the reference: completion + get_last_usage only

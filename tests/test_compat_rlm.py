@@ -34,7 +34,11 @@ def test_reference_attributes_and_depth_as_fifth_positional():
             custom_tools=tools, max_timeout=9.0, max_budget=1.0, persistent=True,
             orchestrator=False, user_prologue="tips")  # fmt: skip
     assert (r.depth, r.max_depth, r.max_iterations) == (1, 3, 30)
-    assert (r.backend, r.backend_kwargs, r.environment_type) == ("openai", {"model_name": "m"}, "local")
+    assert (r.backend, r.backend_kwargs, r.environment_type) == (
+        "openai",
+        {"model_name": "m"},
+        "local",
+    )
     assert r.environment_kwargs == {"setup_code": "A = 1"}
     assert (r.max_timeout, r.max_budget, r.persistent) == (9.0, 1.0, True)
     assert r.custom_tools == tools and r.custom_sub_tools == tools

@@ -21,9 +21,8 @@ __all__ = [
     "TokenLimitExceededError",
 ]
 
-from rlm.core.rlm import RLM
-
 # Reference (`rlms`) module paths and names, from one table: rlm.compat.aliases.
-from rlm.compat import install as _install_reference_names  # noqa: E402
+from rlm.compat import install as _install_reference_names
+from rlm.core.rlm import RLM
 
 _install_reference_names()

@@ -29,9 +29,17 @@ ALIASES: dict[str, dict[str, str]] = {
     "rlm.environments.base_env": {
         name: f"{_ENV}:{name}"
         for name in (
-            "BaseEnv", "IsolatedEnv", "NonIsolatedEnv", "RESERVED_TOOL_NAMES", "ToolInfo",
-            "SupportsCustomTools", "SupportsPersistence", "parse_tool_entry",
-            "parse_custom_tools", "extract_tool_value", "format_tools_for_prompt",
+            "BaseEnv",
+            "IsolatedEnv",
+            "NonIsolatedEnv",
+            "RESERVED_TOOL_NAMES",
+            "ToolInfo",
+            "SupportsCustomTools",
+            "SupportsPersistence",
+            "parse_tool_entry",
+            "parse_custom_tools",
+            "extract_tool_value",
+            "format_tools_for_prompt",
             "validate_custom_tools",
         )
     },  # fmt: skip
@@ -44,14 +52,24 @@ ALIASES: dict[str, dict[str, str]] = {
     "rlm.core.lm_handler": {"LMHandler": "rlm.compat.lm_handler:LMHandler"},
     "rlm.core.comms_utils": {
         name: f"{_WIRE}:{name}"
-        for name in ("LMRequest", "LMResponse", "send_lm_request", "send_lm_request_batched",
-                     "socket_recv", "socket_send")
+        for name in (
+            "LMRequest",
+            "LMResponse",
+            "send_lm_request",
+            "send_lm_request_batched",
+            "socket_recv",
+            "socket_send",
+        )
     },  # fmt: skip
     "rlm.utils": {},
     "rlm.utils.parsing": {
         name: f"{_UTILS}:{name}"
-        for name in ("find_code_blocks", "format_iteration", "format_execution_result",
-                     "convert_context_for_repl")
+        for name in (
+            "find_code_blocks",
+            "format_iteration",
+            "format_execution_result",
+            "convert_context_for_repl",
+        )
     },  # fmt: skip
     "rlm.utils.prompts": {
         "RLM_SYSTEM_PROMPT": "rlm.core.prompts:SYSTEM_PROMPT",
@@ -63,8 +81,13 @@ ALIASES: dict[str, dict[str, str]] = {
     "rlm.utils.rlm_utils": {"filter_sensitive_keys": "rlm.core.config:redact"},
     "rlm.utils.exceptions": {
         name: f"rlm.errors:{name}"
-        for name in ("BudgetExceededError", "TimeoutExceededError", "TokenLimitExceededError",
-                     "ErrorThresholdExceededError", "CancellationError")
+        for name in (
+            "BudgetExceededError",
+            "TimeoutExceededError",
+            "TokenLimitExceededError",
+            "ErrorThresholdExceededError",
+            "CancellationError",
+        )
     },  # fmt: skip
 }
 
@@ -79,9 +102,17 @@ EXTRA_NAMES: dict[str, dict[str, str]] = {
     },
     "rlm.environments": {
         name: f"{_ENV}:{name}"
-        for name in ("RESERVED_TOOL_NAMES", "SupportsCustomTools", "SupportsPersistence",
-                     "ToolInfo", "extract_tool_value", "format_tools_for_prompt",
-                     "parse_custom_tools", "parse_tool_entry", "validate_custom_tools")
+        for name in (
+            "RESERVED_TOOL_NAMES",
+            "SupportsCustomTools",
+            "SupportsPersistence",
+            "ToolInfo",
+            "extract_tool_value",
+            "format_tools_for_prompt",
+            "parse_custom_tools",
+            "parse_tool_entry",
+            "validate_custom_tools",
+        )
     }  # fmt: skip
     | {"IPythonREPL": "rlm.environments.ipython:IPythonREPL"},
 }

@@ -97,7 +97,9 @@ class LMHandler:
         client = self.get_client(request.model, request.depth)
         if request.prompts is None:
             return self._one(client, request.prompt)
-        with ThreadPoolExecutor(min(self.batch_max_concurrent, max(1, len(request.prompts)))) as pool:
+        with ThreadPoolExecutor(
+            min(self.batch_max_concurrent, max(1, len(request.prompts)))
+        ) as pool:
             replies = list(pool.map(lambda p: self._one(client, p), request.prompts))
         return LMResponse(True, chat_completions=replies)
 

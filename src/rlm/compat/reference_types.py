@@ -12,7 +12,9 @@ ClientBackend = Literal[
     "openai", "portkey", "openrouter", "vercel", "vllm", "anthropic", "azure_openai", "gemini",
     "litellm", "ollama", "lmstudio", "llamacpp", "local", "scripted", "function",
 ]  # fmt: skip
-EnvironmentType = Literal["local", "sandbox", "ipython", "docker", "modal", "prime", "daytona", "e2b"]
+EnvironmentType = Literal[
+    "local", "sandbox", "ipython", "docker", "modal", "prime", "daytona", "e2b"
+]
 
 
 def _serialize_value(value: Any) -> Any:

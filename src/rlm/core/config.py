@@ -38,7 +38,9 @@ class RLMConfig:
     sub_sampling_args: Mapping[str, Any]
     output_limit: int
     depth: int = 0  # the root's depth (the reference lets a child RLM be built at depth > 0)
-    user_prologue: str | None = None  # a user message before the first turn    # Everything that watches every run of the tree: the console (verbose), the progress
+    user_prologue: str | None = (
+        None  # a user message before the first turn    # Everything that watches every run of the tree: the console (verbose), the progress
+    )
     # callbacks, users' own observers. Each run adds its own trajectory recorder.
     observers: tuple[Observer, ...] = ()
 

@@ -1,6 +1,7 @@
 """REPL environments. A name -> "module:Class" registry; `get_environment` builds one.
 
-Adding an environment is one file in this folder plus one line in `REGISTRY`.
+Adding an environment is one file in this folder plus one line in `REGISTRY`; an installed
+package can add one through the `rlm.environments` entry point group.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ __all__ = [
     "get_environment",
 ]
 
+PLUGIN_GROUP = "rlm.environments"
+
 # name -> ("module:Class", extra that provides its dependencies or None)
 REGISTRY: Registry = {
     "local": ("rlm.environments.local:LocalREPL", None),
@@ -36,18 +39,21 @@ PLANNED: dict[str, str] = {"modal": "modal", "prime": "prime", "daytona": "dayto
 
 
 def environment_class(name: str, *, persistent: bool = False) -> type[BaseEnv]:
-    if isinstance(name, str) and name in PLANNED and name not in REGISTRY:
-        extra = PLANNED[name]
-        what = (
-            f"persistent=True is not supported for environment type {name!r} here"
-            if persistent
-            else f"Environment {name!r} is not installed"
-        )
-        raise ConfigurationError(
-            f"{what}: it comes with the extra rlm[{extra}] (pip install 'rlm[{extra}]'). "
-            f"Supported now: {sorted(REGISTRY)}."
-        )
-    return load(REGISTRY, name, "environment")
+    try:
+        return load(REGISTRY, name, "environment", group=PLUGIN_GROUP)
+    except ConfigurationError:
+        if not (isinstance(name, str) and name in PLANNED):
+            raise
+    extra = PLANNED[name]
+    what = (
+        f"persistent=True is not supported for environment type {name!r} here"
+        if persistent
+        else f"Environment {name!r} is not installed"
+    )
+    raise ConfigurationError(
+        f"{what}: it comes with the extra rlm[{extra}] (pip install 'rlm[{extra}]'). "
+        f"Supported now: {sorted(REGISTRY)}."
+    )
 
 
 def accepted_keywords(cls: type[BaseEnv]) -> set[str]:

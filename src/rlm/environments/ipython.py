@@ -13,7 +13,6 @@ from typing import Any
 from rlm.environments.sandbox.env import SandboxREPL
 from rlm.errors import ConfigurationError, MissingDependencyError
 
-
 KERNEL_MODES = ("subprocess", "in_process")
 
 
@@ -36,7 +35,9 @@ class IPythonREPL(SandboxREPL):
         **kwargs: Any,
     ):
         if kernel_mode not in KERNEL_MODES:
-            raise ConfigurationError(f"kernel_mode must be one of {KERNEL_MODES}, not {kernel_mode!r}")
+            raise ConfigurationError(
+                f"kernel_mode must be one of {KERNEL_MODES}, not {kernel_mode!r}"
+            )
         if startup_timeout is None or startup_timeout <= 0:
             raise ConfigurationError("startup_timeout must be a positive number of seconds")
         if subcall_timeout is not None and subcall_timeout <= 0:

@@ -576,7 +576,9 @@ class SandboxREPL(BaseEnv):
         histories. A copy: writing to it changes nothing in the worker."""
         with self._lock:
             try:
-                reply = self._request({"op": "snapshot"}, ("snapshot",), min(30.0, self.cell_timeout))
+                reply = self._request(
+                    {"op": "snapshot"}, ("snapshot",), min(30.0, self.cell_timeout)
+                )
             except WorkerLost:
                 self._restart("The REPL worker was lost while reading its variables.")
                 reply = {}
