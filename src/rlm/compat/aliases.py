@@ -20,6 +20,12 @@ _ENV = "rlm.compat.reference_env"
 _UTILS = "rlm.compat.reference_utils"
 _TYPES = "rlm.compat.reference_types"
 _WIRE = "rlm.environments.handler_wire"
+# The reference's custom-tool helpers: in rlm.environments.base_env and rlm.environments.
+_TOOL_NAMES = (
+    "RESERVED_TOOL_NAMES", "SupportsCustomTools", "SupportsPersistence", "ToolInfo",
+    "extract_tool_value", "format_tools_for_prompt", "parse_custom_tools", "parse_tool_entry",
+    "validate_custom_tools",
+)  # fmt: skip
 
 ALIASES: dict[str, dict[str, str]] = {
     "rlm.clients.base_lm": {
@@ -28,21 +34,8 @@ ALIASES: dict[str, dict[str, str]] = {
     },
     "rlm.environments.base_env": {
         name: f"{_ENV}:{name}"
-        for name in (
-            "BaseEnv",
-            "IsolatedEnv",
-            "NonIsolatedEnv",
-            "RESERVED_TOOL_NAMES",
-            "ToolInfo",
-            "SupportsCustomTools",
-            "SupportsPersistence",
-            "parse_tool_entry",
-            "parse_custom_tools",
-            "extract_tool_value",
-            "format_tools_for_prompt",
-            "validate_custom_tools",
-        )
-    },  # fmt: skip
+        for name in ("BaseEnv", "IsolatedEnv", "NonIsolatedEnv", *_TOOL_NAMES)
+    },
     "rlm.environments.local_repl": {"LocalREPL": "rlm.environments.local:LocalREPL"},
     "rlm.environments.ipython_repl": {"IPythonREPL": "rlm.environments.ipython:IPythonREPL"},
     "rlm.environments.docker_repl": {"DockerREPL": "rlm.environments.docker:DockerREPL"},
@@ -60,7 +53,7 @@ ALIASES: dict[str, dict[str, str]] = {
             "socket_recv",
             "socket_send",
         )
-    },  # fmt: skip
+    },
     "rlm.utils": {},
     "rlm.utils.parsing": {
         name: f"{_UTILS}:{name}"
@@ -70,7 +63,7 @@ ALIASES: dict[str, dict[str, str]] = {
             "format_execution_result",
             "convert_context_for_repl",
         )
-    },  # fmt: skip
+    },
     "rlm.utils.prompts": {
         "RLM_SYSTEM_PROMPT": "rlm.core.prompts:SYSTEM_PROMPT",
         "USER_PROMPT": f"{_UTILS}:USER_PROMPT",
@@ -88,7 +81,7 @@ ALIASES: dict[str, dict[str, str]] = {
             "ErrorThresholdExceededError",
             "CancellationError",
         )
-    },  # fmt: skip
+    },
 }
 
 EXTRA_NAMES: dict[str, dict[str, str]] = {
@@ -100,20 +93,7 @@ EXTRA_NAMES: dict[str, dict[str, str]] = {
         "RLMMetadata": f"{_TYPES}:RLMMetadata",
         "_serialize_value": f"{_TYPES}:_serialize_value",
     },
-    "rlm.environments": {
-        name: f"{_ENV}:{name}"
-        for name in (
-            "RESERVED_TOOL_NAMES",
-            "SupportsCustomTools",
-            "SupportsPersistence",
-            "ToolInfo",
-            "extract_tool_value",
-            "format_tools_for_prompt",
-            "parse_custom_tools",
-            "parse_tool_entry",
-            "validate_custom_tools",
-        )
-    }  # fmt: skip
+    "rlm.environments": {name: f"{_ENV}:{name}" for name in _TOOL_NAMES}
     | {"IPythonREPL": "rlm.environments.ipython:IPythonREPL"},
 }
 

@@ -13,21 +13,6 @@ from rlm.environments.base import BaseEnv
 from rlm.environments.runtime import RESERVED_NAMES
 from rlm.environments.tools import ToolSpec, check_tool_names, tool_entry
 
-__all__ = [
-    "RESERVED_TOOL_NAMES",
-    "BaseEnv",
-    "IsolatedEnv",
-    "NonIsolatedEnv",
-    "SupportsCustomTools",
-    "SupportsPersistence",
-    "ToolInfo",
-    "extract_tool_value",
-    "format_tools_for_prompt",
-    "parse_custom_tools",
-    "parse_tool_entry",
-    "validate_custom_tools",
-]
-
 #: every name the REPL reserves (ours also reserve FINAL and FINAL_VAR)
 RESERVED_TOOL_NAMES: frozenset[str] = RESERVED_NAMES
 ToolInfo = ToolSpec

@@ -47,7 +47,8 @@ def format_iteration(
         if len(text) > max_character_length:
             dropped = len(text) - max_character_length
             text = text[:max_character_length] + f"... + [{dropped} chars...]"
-        parts.append(f"{'REPL output (block %d):' % i if multi else 'REPL output:'}\n{text}")
+        header = f"REPL output (block {i}):" if multi else "REPL output:"
+        parts.append(f"{header}\n{text}")
     if parts:
         messages.append({"role": "user", "content": "\n\n".join(parts)})
     return messages
@@ -58,9 +59,13 @@ def convert_context_for_repl(context: Any) -> tuple[Any, str | None]:
     their contents."""
     if isinstance(context, str):
         return None, context
-    if isinstance(context, list) and context and isinstance(context[0], dict):
-        if "content" in context[0]:
-            return [m.get("content", "") for m in context], None
+    if (
+        isinstance(context, list)
+        and context
+        and isinstance(context[0], dict)
+        and ("content" in context[0])
+    ):
+        return [m.get("content", "") for m in context], None
     return context, None
 
 

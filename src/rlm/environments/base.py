@@ -19,7 +19,7 @@ from typing import Any, Protocol
 # sandbox worker loads on its own); model code that rebinds them gets them back.
 from rlm.environments.runtime import RESERVED_NAMES  # noqa: F401 - re-exported
 from rlm.environments.tools import ToolSpec, tool_specs
-from rlm.errors import ConfigurationError, REPLEnvironmentError
+from rlm.errors import BrokerError, ConfigurationError, REPLEnvironmentError
 from rlm.types import REPLResult
 
 # Host callback names served over the broker. "tool" carries {"name", "args", "kwargs"}.
@@ -35,6 +35,19 @@ class Host(Protocol):
     """What an environment may ask of the host. Arguments and results are JSON values."""
 
     def call(self, name: str, payload: dict[str, Any]) -> Any: ...
+
+
+class HostTable:
+    """A Host serving each allow-listed name in `HOST_CALLS` with its method `_<name>`
+    (the engine's broker, and the host of an environment used on its own)."""
+
+    def call(self, name: str, payload: dict[str, Any]) -> Any:
+        if name not in HOST_CALLS or not isinstance(payload, dict):
+            raise BrokerError(f"unknown host call {name!r}")
+        try:
+            return getattr(self, f"_{name}")(**payload)
+        except TypeError as exc:
+            raise BrokerError(f"bad arguments for {name}: {exc}") from exc
 
 
 class BaseEnv(ABC):
@@ -99,9 +112,15 @@ class BaseEnv(ABC):
         self._history_count = 0
 
     def _finish_init(self) -> None:
-        """Subclasses call this last in __init__: load `context_payload`, run `setup_code`."""
+        """Subclasses call this last in __init__: load `context_payload`, run `setup_code`.
+        If either fails, the environment is closed (no worker left behind) and the error
+        raised."""
         if self._initial_context is not None:
-            self.load_context(self._initial_context, 0)
+            try:
+                self.load_context(self._initial_context, 0)
+            except BaseException:
+                self.close()
+                raise
             self._initial_context = None
         if self.setup_code:
             result = self.execute_code(self.setup_code)

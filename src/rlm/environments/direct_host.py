@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from rlm.environments.base import HostTable
 from rlm.errors import BrokerError
 
 log = logging.getLogger("rlm")
@@ -22,7 +23,7 @@ log = logging.getLogger("rlm")
 SubcallFn = Callable[[str, str | None], Any]  # (prompt, model) -> RLMChatCompletion
 
 
-class DirectHost:
+class DirectHost(HostTable):
     """Host protocol (`call(name, payload)`) plus `drain_calls()` for one environment."""
 
     def __init__(
@@ -38,22 +39,11 @@ class DirectHost:
         self.subcall_fn = subcall_fn
         self.lm_handler_address = lm_handler_address
         self.max_concurrent_subcalls = max(1, int(max_concurrent_subcalls))
+        # One bound for every rlm_query of this environment, also across concurrent batches.
+        self._subcall_slots = threading.BoundedSemaphore(self.max_concurrent_subcalls)
         self.depth = depth
         self._calls: list[Any] = []
         self._lock = threading.Lock()
-        self._table: dict[str, Callable[..., Any]] = {
-            "llm_query": self._llm_query,
-            "llm_query_batched": self._llm_query_batched,
-            "rlm_query": self._rlm_query,
-            "rlm_query_batched": self._rlm_query_batched,
-            "tool": self._tool,
-        }
-
-    def call(self, name: str, payload: dict[str, Any]) -> Any:
-        handler = self._table.get(name)
-        if handler is None or not isinstance(payload, dict):
-            raise BrokerError(f"unknown host call {name!r}")
-        return handler(**payload)
 
     def drain_calls(self) -> list[Any]:
         with self._lock:
@@ -92,7 +82,8 @@ class DirectHost:
     def _one_subcall(self, prompt: Any, model: str | None) -> tuple[str, Any]:
         assert self.subcall_fn is not None
         try:
-            completion = self.subcall_fn(prompt, model)
+            with self._subcall_slots:
+                completion = self.subcall_fn(prompt, model)
         except Exception as exc:  # the model reads the failure in its own slot
             return f"Error: RLM query failed - {exc}", None
         return completion.response, completion

@@ -37,8 +37,10 @@ class LocalREPL(BaseEnv):
         self._session = REPLSession(
             self._call_host,
             # In-process, tools are the objects themselves (an `expose` wrapper is unwrapped).
-            {t.name: getattr(t.value, "target", t.value) if isinstance(t.value, Exposed)
-             else t.value for t in self.tools},  # fmt: skip
+            {
+                t.name: t.value.target if isinstance(t.value, Exposed) else t.value
+                for t in self.tools
+            },
             compaction=compaction,
         )
         self._closed = False

@@ -25,7 +25,12 @@ from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.proxies import Exposed, ProxyTable
 from rlm.environments.sandbox import wire
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
-from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
+from rlm.errors import (
+    ConfigurationError,
+    NotSendableError,
+    REPLEnvironmentError,
+    SandboxUnavailableError,
+)
 from rlm.types import REPLResult
 
 log = logging.getLogger(__name__)
@@ -80,7 +85,7 @@ class _Payload:
         try:
             data = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
         except (TypeError, ValueError) as exc:
-            raise ConfigurationError(
+            raise NotSendableError(
                 f"{what} of type {type(value).__name__} cannot be sent to the sandbox: it must "
                 f"be a str or JSON data ({exc}). Convert it, or use environment='local' for "
                 "trusted code."
