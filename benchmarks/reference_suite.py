@@ -101,7 +101,8 @@ def tally(report: Path) -> tuple[Counter[str], dict[str, Counter[str]], list[str
         total[outcome] += 1
         per_file[path][outcome] += 1
         if outcome in ("failed", "error"):
-            failing.append(f"{path}::{classname.split('.')[-1]}::{name}")
+            owner = classname.split(".")[-1]
+            failing.append(f"{path}::{owner}::{name}" if owner[:1].isupper() else f"{path}::{name}")
     return total, per_file, failing
 
 
