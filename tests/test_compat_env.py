@@ -70,3 +70,21 @@ def test_get_environment_takes_a_kwargs_dict():
     finally:
         env.cleanup()
     assert env.locals == {}
+
+
+def test_ipython_takes_the_reference_keywords():
+    pytest.importorskip("IPython")
+    from rlm.environments.ipython import IPythonREPL
+    from rlm.errors import ConfigurationError
+
+    for bad in ({"kernel_mode": "nonsense"}, {"startup_timeout": 0}, {"subcall_timeout": -1}):
+        with pytest.raises(ConfigurationError):
+            IPythonREPL(**bad)
+    calls = []
+    with IPythonREPL(
+        kernel_mode="in_process",  # runs in the locked-down worker all the same
+        subcall_fn=lambda p, m: calls.append(p) or completion("child"),
+        custom_tools={"MAGIC": 21},
+    ) as repl:
+        result = repl.execute_code("x = MAGIC * 2\nprint(rlm_query('go'))")
+        assert result.stdout == "child\n" and calls == ["go"] and repl.locals["x"] == 42

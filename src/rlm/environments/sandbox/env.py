@@ -8,7 +8,6 @@ Contexts are streamed in chunks (never a second full copy of a string context in
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import math
@@ -24,10 +23,10 @@ from typing import Any
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.proxies import Exposed, ProxyTable
 from rlm.environments.sandbox import wire
+from rlm.environments.sandbox.payload import Payload as _Payload
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
 from rlm.errors import (
     ConfigurationError,
-    NotSendableError,
     REPLEnvironmentError,
     SandboxUnavailableError,
 )
@@ -36,7 +35,6 @@ from rlm.types import REPLResult
 log = logging.getLogger(__name__)
 
 GiB = 1024**3
-CHUNK_CHARS = 4 * 1024 * 1024  # a chunk of a str context: at most 16 MiB of UTF-8
 LOCKDOWN_FEATURES = ("rlimits", "capabilities", "landlock", "seccomp")
 
 
@@ -51,76 +49,6 @@ def _read_only_paths() -> list[str]:
             paths.add(with_path)
     paths.update({"/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/etc/ld.so.cache"})
     return sorted(p for p in paths if p and os.path.exists(p))
-
-
-_ASCII_HEADER = sys.getsizeof("") - 1  # sizeof(PyASCIIObject): where compact ASCII data starts
-
-
-def _ascii_buffer(text: str) -> memoryview | None:
-    """A read-only view of a compact ASCII str's bytes, without copying (CPython layout);
-    None when `text` is not laid out that way. The caller keeps `text` alive."""
-    if (
-        sys.implementation.name != "cpython"
-        or type(text) is not str
-        or len(text) < 1 << 20  # small strings: encoding is cheap, skip the trick
-        or not text.isascii()  # O(1) in CPython: a flag on the object
-        or sys.getsizeof(text) != _ASCII_HEADER + len(text) + 1
-    ):
-        return None
-    raw = (ctypes.c_char * len(text)).from_address(id(text) + _ASCII_HEADER)
-    return memoryview(raw).cast("B").toreadonly()
-
-
-class _Payload:
-    """A context or history prepared for streaming: a str is sent in slices of the original
-    (the host never holds a second full copy); other values are JSON-encoded once."""
-
-    __slots__ = ("kind", "size", "value")
-
-    def __init__(self, value: Any, what: str):
-        if isinstance(value, str):
-            kind = "ascii" if _ascii_buffer(value) is not None else "str"
-            self.kind, self.value, self.size = kind, value, len(value)
-            return
-        try:
-            data = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
-        except (TypeError, ValueError) as exc:
-            raise NotSendableError(
-                f"{what} of type {type(value).__name__} cannot be sent to the sandbox: it must "
-                f"be a str or JSON data ({exc}). Convert it, or use environment='local' for "
-                "trusted code."
-            ) from exc
-        self.kind, self.value, self.size = "json", data, len(data)
-
-    def load(self) -> Any:
-        """The value again (a str is the caller's own object; JSON is decoded anew)."""
-        return json.loads(self.value) if self.kind == "json" else self.value
-
-    def chunk_count(self) -> int:
-        step = CHUNK_CHARS if self.kind == "str" else wire.CHUNK_BYTES
-        return max(1, -(-self.size // step))
-
-    def header(self) -> dict[str, Any]:
-        return {"kind": self.kind, "chunks": self.chunk_count(), "nbytes": self.size}
-
-    def send(self, channel: wire.Channel) -> None:
-        if self.kind == "ascii":
-            # An ASCII str's internal buffer already is its UTF-8 encoding: send it as is.
-            view = _ascii_buffer(self.value)
-            assert view is not None
-            for start in range(0, max(len(view), 1), wire.CHUNK_BYTES):
-                channel.send_bytes(view[start : start + wire.CHUNK_BYTES])
-            return
-        if self.kind == "str":
-            text: str = self.value
-            for start in range(0, max(len(text), 1), CHUNK_CHARS):
-                channel.send_bytes(
-                    text[start : start + CHUNK_CHARS].encode("utf-8", "surrogatepass")
-                )
-            return
-        view = memoryview(self.value)
-        for start in range(0, max(len(view), 1), wire.CHUNK_BYTES):
-            channel.send_bytes(view[start : start + wire.CHUNK_BYTES])
 
 
 class SandboxREPL(BaseEnv):
