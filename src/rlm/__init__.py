@@ -6,6 +6,8 @@ from rlm.errors import (
     ErrorThresholdExceededError,
     LimitExceededError,
     RLMError,
+    SubcallLimitExceededError,
+    SubcallTokenLimitExceededError,
     TimeoutExceededError,
     TokenLimitExceededError,
 )
@@ -14,15 +16,27 @@ __all__ = [
     "RLM",
     "BudgetExceededError",
     "CancellationError",
+    "Context",
     "ErrorThresholdExceededError",
+    "ExecutionProfile",
     "LimitExceededError",
     "RLMError",
+    "RouterConfig",
+    "RouterResult",
+    "SmartRouter",
+    "SubcallLimitExceededError",
+    "SubcallTokenLimitExceededError",
     "TimeoutExceededError",
     "TokenLimitExceededError",
+    "Trace",
+    "TraceStep",
 ]
 
 # Reference (`rlms`) module paths and names, from one table: rlm.compat.aliases.
 from rlm.compat import install as _install_reference_names
 from rlm.core.rlm import RLM
+from rlm.environments.toolkit import Context
+from rlm.router import ExecutionProfile, RouterConfig, RouterResult, SmartRouter
+from rlm.trace import Trace, TraceStep
 
 _install_reference_names()

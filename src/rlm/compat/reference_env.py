@@ -10,8 +10,7 @@ from abc import ABC
 from typing import Any, Protocol, runtime_checkable
 
 from rlm.environments.base import BaseEnv
-from rlm.environments.runtime import RESERVED_NAMES
-from rlm.environments.tools import ToolSpec, check_tool_names, tool_entry
+from rlm.environments.tools import RESERVED_NAMES, ToolSpec, check_tool_names, tool_entry
 
 #: every name the REPL reserves (ours also reserve FINAL and FINAL_VAR)
 RESERVED_TOOL_NAMES: frozenset[str] = RESERVED_NAMES

@@ -17,8 +17,7 @@ from typing import Any, Protocol
 
 # Names the engine provides in every REPL (defined by the stdlib-only runtime, which the
 # sandbox worker loads on its own); model code that rebinds them gets them back.
-from rlm.environments.runtime import RESERVED_NAMES  # noqa: F401 - re-exported
-from rlm.environments.tools import ToolSpec, tool_specs
+from rlm.environments.tools import RESERVED_NAMES, ToolSpec, tool_specs  # noqa: F401
 from rlm.errors import BrokerError, ConfigurationError, REPLEnvironmentError
 from rlm.types import REPLResult
 

@@ -14,6 +14,7 @@ import tempfile
 import threading
 from typing import Any
 
+from rlm.environments import toolkit
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.proxies import Exposed
 from rlm.environments.runtime import CellInterrupted, REPLSession
@@ -42,6 +43,7 @@ class LocalREPL(BaseEnv):
                 for t in self.tools
             },
             compaction=compaction,
+            toolkit=toolkit,
         )
         self._closed = False
         self._temp_dir: str | None = None

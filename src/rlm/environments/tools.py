@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rlm.environments.runtime import RESERVED_NAMES
+from rlm.environments.runtime import RESERVED_NAMES as _SESSION_NAMES
+from rlm.environments.toolkit import HELPER_NAMES
 from rlm.errors import ConfigurationError
+
+#: Every name the REPL provides: the session's own and the runtime layer's helpers.
+RESERVED_NAMES: frozenset[str] = _SESSION_NAMES | frozenset(HELPER_NAMES)
 
 
 class ToolSpec:

@@ -25,11 +25,8 @@ from rlm.environments.proxies import Exposed, ProxyTable
 from rlm.environments.sandbox import wire
 from rlm.environments.sandbox.payload import Payload as _Payload
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
-from rlm.errors import (
-    ConfigurationError,
-    REPLEnvironmentError,
-    SandboxUnavailableError,
-)
+from rlm.environments.toolkit import to_wire
+from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
 from rlm.types import REPLResult
 
 log = logging.getLogger(__name__)
@@ -348,7 +345,7 @@ class SandboxREPL(BaseEnv):
 
     # -- BaseEnv ----------------------------------------------------------------------------------
     def load_context(self, context: Any, index: int = 0) -> None:
-        payload = _Payload(context, "context")
+        payload = _Payload(to_wire(context), "context")  # a Context crosses as JSON data
         index = self._counted("context", index)
         with self._lock:
             self._contexts[index] = payload
