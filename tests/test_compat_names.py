@@ -69,3 +69,14 @@ def test_reference_style_client_subclass_is_accepted():
 def test_unknown_path_still_fails():
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("rlm.utils.nothing_here")
+
+
+def test_reference_names_survive_a_fresh_import(monkeypatch):
+    # Test suites (the reference's own) drop modules from sys.modules and import them again.
+    import sys
+
+    for name in ("rlm.environments", "rlm.logger"):
+        monkeypatch.delitem(sys.modules, name)
+        fresh = importlib.import_module(name)
+        for attr, target in EXTRA_NAMES[name].items():
+            assert getattr(fresh, attr) is resolve(target)

@@ -114,7 +114,20 @@ def _lazy_getattr(names: dict[str, str], module_name: str, fallback: Any = None)
             return fallback(attr)
         raise AttributeError(f"module {module_name!r} has no attribute {attr!r}")
 
+    __getattr__.rlm_compat = True  # type: ignore[attr-defined]
     return __getattr__
+
+
+def _add_names(module: ModuleType) -> None:
+    """Give one of our modules its reference names (once per module object)."""
+    previous = module.__dict__.get("__getattr__")
+    if getattr(previous, "rlm_compat", False):
+        return
+    names = EXTRA_NAMES[module.__name__]
+    module.__getattr__ = _lazy_getattr(names, module.__name__, previous)  # type: ignore[attr-defined]
+    extra = EXTRA_ALL.get(module.__name__, ())
+    if extra:
+        module.__all__ = [*module.__all__, *(n for n in extra if n not in module.__all__)]  # type: ignore[attr-defined]
 
 
 def _is_package(name: str) -> bool:
@@ -141,20 +154,41 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         )
 
 
+class _NamesLoader(importlib.abc.Loader):
+    """Our own module, loaded as usual, then given its reference names (also when it is
+    imported afresh after being dropped from sys.modules)."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.inner.exec_module(module)
+        _add_names(module)
+
+
+class _NamesFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname == "rlm" or fullname not in EXTRA_NAMES:
+            return None  # `rlm` itself calls install() from its __init__
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _NamesLoader(spec.loader)
+        return spec
+
+
 _installed = False
 
 
 def install() -> None:
-    """Serve the reference paths (idempotent). Called once from `rlm/__init__.py`."""
+    """Serve the reference paths and names. Called from `rlm/__init__.py` (again if `rlm` is
+    imported afresh); the import hooks are registered once."""
     global _installed
-    if _installed:
-        return
-    _installed = True
-    sys.meta_path.append(_AliasFinder())
-    for module_name, names in EXTRA_NAMES.items():
-        module = importlib.import_module(module_name)
-        previous = module.__dict__.get("__getattr__")
-        module.__getattr__ = _lazy_getattr(names, module_name, previous)  # type: ignore[attr-defined]
-    for module_name, extra in EXTRA_ALL.items():
-        module = importlib.import_module(module_name)
-        module.__all__ = [*module.__all__, *(n for n in extra if n not in module.__all__)]  # type: ignore[attr-defined]
+    if not _installed:
+        _installed = True
+        sys.meta_path.insert(0, _NamesFinder())
+        sys.meta_path.append(_AliasFinder())
+    for module_name in EXTRA_NAMES:
+        _add_names(importlib.import_module(module_name))
