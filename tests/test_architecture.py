@@ -21,7 +21,11 @@ FLOORS: list[set[str]] = [
 ]
 TOP = len(FLOORS)
 # The sandbox worker runs this file on its own (shipped as source): stdlib only.
-STDLIB_ONLY = {"rlm.environments.runtime", "rlm.environments.toolkit"}
+STDLIB_ONLY = {
+    "rlm.environments.runtime",
+    "rlm.environments.toolkit",
+    "rlm.environments.proxy_runtime",
+}
 MAX_CORE_LINES = 450
 
 

@@ -371,6 +371,24 @@ class REPLSession:
         te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename != __file__])
         return "".join(te.format())
 
+    def snapshot(self, max_chars: int = 1_000_000) -> dict[str, Any]:
+        """The model's variables (and `answer`) for host code: JSON values as themselves up to
+        `max_chars` each, anything else as its short repr. Contexts and histories are not
+        included (the host has them)."""
+        import json
+
+        out: dict[str, Any] = {"answer": dict(self._answer)}
+        for name in self.user_variables():
+            if name.startswith(("context_", "history_")):
+                continue
+            value = self.namespace[name]
+            try:
+                fits = len(json.dumps(value)) <= max_chars
+            except (TypeError, ValueError, RecursionError):
+                fits = False
+            out[name] = value if fits else short_repr(value)
+        return out
+
     def resolve(self, name: str) -> str | None:
         if not name.isidentifier() or name not in self.namespace or name in self._functions:
             return None

@@ -8,7 +8,6 @@ Contexts are streamed in chunks (never a second full copy of a string context in
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import math
@@ -22,7 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rlm.environments.base import BaseEnv, Host, ToolSpec
+from rlm.environments.proxies import Exposed, ProxyTable
 from rlm.environments.sandbox import wire
+from rlm.environments.sandbox.payload import Payload as _Payload
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
 from rlm.environments.toolkit import to_wire
 from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
@@ -31,7 +32,6 @@ from rlm.types import REPLResult
 log = logging.getLogger(__name__)
 
 GiB = 1024**3
-CHUNK_CHARS = 4 * 1024 * 1024  # a chunk of a str context: at most 16 MiB of UTF-8
 LOCKDOWN_FEATURES = ("rlimits", "capabilities", "landlock", "seccomp")
 
 
@@ -46,72 +46,6 @@ def _read_only_paths() -> list[str]:
             paths.add(with_path)
     paths.update({"/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/etc/ld.so.cache"})
     return sorted(p for p in paths if p and os.path.exists(p))
-
-
-_ASCII_HEADER = sys.getsizeof("") - 1  # sizeof(PyASCIIObject): where compact ASCII data starts
-
-
-def _ascii_buffer(text: str) -> memoryview | None:
-    """A read-only view of a compact ASCII str's bytes, without copying (CPython layout);
-    None when `text` is not laid out that way. The caller keeps `text` alive."""
-    if (
-        sys.implementation.name != "cpython"
-        or type(text) is not str
-        or len(text) < 1 << 20  # small strings: encoding is cheap, skip the trick
-        or not text.isascii()  # O(1) in CPython: a flag on the object
-        or sys.getsizeof(text) != _ASCII_HEADER + len(text) + 1
-    ):
-        return None
-    raw = (ctypes.c_char * len(text)).from_address(id(text) + _ASCII_HEADER)
-    return memoryview(raw).cast("B").toreadonly()
-
-
-class _Payload:
-    """A context or history prepared for streaming: a str is sent in slices of the original
-    (the host never holds a second full copy); other values are JSON-encoded once."""
-
-    __slots__ = ("kind", "size", "value")
-
-    def __init__(self, value: Any, what: str):
-        if isinstance(value, str):
-            kind = "ascii" if _ascii_buffer(value) is not None else "str"
-            self.kind, self.value, self.size = kind, value, len(value)
-            return
-        try:
-            data = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(
-                f"{what} of type {type(value).__name__} cannot be sent to the sandbox: it must "
-                f"be a str or JSON data ({exc}). Convert it, or use environment='local' for "
-                "trusted code."
-            ) from exc
-        self.kind, self.value, self.size = "json", data, len(data)
-
-    def chunk_count(self) -> int:
-        step = CHUNK_CHARS if self.kind == "str" else wire.CHUNK_BYTES
-        return max(1, -(-self.size // step))
-
-    def header(self) -> dict[str, Any]:
-        return {"kind": self.kind, "chunks": self.chunk_count(), "nbytes": self.size}
-
-    def send(self, channel: wire.Channel) -> None:
-        if self.kind == "ascii":
-            # An ASCII str's internal buffer already is its UTF-8 encoding: send it as is.
-            view = _ascii_buffer(self.value)
-            assert view is not None
-            for start in range(0, max(len(view), 1), wire.CHUNK_BYTES):
-                channel.send_bytes(view[start : start + wire.CHUNK_BYTES])
-            return
-        if self.kind == "str":
-            text: str = self.value
-            for start in range(0, max(len(text), 1), CHUNK_CHARS):
-                channel.send_bytes(
-                    text[start : start + CHUNK_CHARS].encode("utf-8", "surrogatepass")
-                )
-            return
-        view = memoryview(self.value)
-        for start in range(0, max(len(view), 1), wire.CHUNK_BYTES):
-            channel.send_bytes(view[start : start + wire.CHUNK_BYTES])
 
 
 class SandboxREPL(BaseEnv):
@@ -192,6 +126,7 @@ class SandboxREPL(BaseEnv):
         self.bubblewrap = bubblewrap
         self.python = python or sys.executable
         self.start_timeout = start_timeout
+        self._proxies = ProxyTable()
         self._tool_data, self._tool_callables = self._split_tools(self.tools)
         self._contexts: dict[int, _Payload] = {}
         self._histories: dict[int, _Payload] = {}
@@ -209,24 +144,19 @@ class SandboxREPL(BaseEnv):
         self._running = False
         self._interrupt_pending = False
         self._start()
+        self._finish_init()
 
     # -- configuration ------------------------------------------------------------------------
-    @staticmethod
-    def _split_tools(tools: list[ToolSpec]) -> tuple[dict[str, Any], list[str]]:
+    def _split_tools(self, tools: list[ToolSpec]) -> tuple[dict[str, Any], list[str]]:
+        """Callables are served by the host; JSON data is copied into the worker; any other
+        value (a host object) is offered as a proxy whose allowed methods run on the host."""
         data: dict[str, Any] = {}
         callables: list[str] = []
         for tool in tools:
-            if tool.is_callable:
+            if isinstance(tool.value, Exposed) or not tool.is_callable:
+                data[tool.name] = self._proxies.wrap(tool.value)
+            else:
                 callables.append(tool.name)
-                continue
-            try:
-                data[tool.name] = json.loads(json.dumps(tool.value))
-            except (TypeError, ValueError) as exc:
-                raise ConfigurationError(
-                    f"custom tool {tool.name!r}: a {type(tool.value).__name__} value cannot "
-                    f"cross into the sandbox (only callables and JSON data can: {exc}). "
-                    "Pass JSON data, or use environment='local' for trusted host objects."
-                ) from exc
         return data, callables
 
     def _memory_limit(self) -> int:
@@ -304,6 +234,9 @@ class SandboxREPL(BaseEnv):
                 self._request({"op": "compaction", "value": entry}, ("ack",), self.cell_timeout)
             for index, payload in self._contexts.items():
                 self._send_payload("context", index, payload)
+            if self.setup_code and self._cells_run:  # a replacement worker: set it up again
+                self._request({"op": "exec", "code": self.setup_code}, ("result",),
+                              self.cell_timeout)  # fmt: skip
         except WorkerLost as exc:
             tail = self._worker.stderr_tail() if self._worker is not None else ""
             self._stop_worker()
@@ -344,9 +277,12 @@ class SandboxREPL(BaseEnv):
         """Extra step when a worker is killed (docker: stop the container)."""
 
     def _host_call(self, name: str, payload: dict[str, Any]) -> Any:
-        if self.host is None:
-            raise RuntimeError(f"{name} is not available: this REPL has no host")
-        return self.host.call(name, payload)
+        if name == "proxy":  # a method of a host object the worker holds a proxy of
+            return self._proxies.call(**payload)
+        if name == "tool":
+            payload = self._proxies.unwrap(payload)
+            return self._proxies.wrap(self.host.call(name, payload))  # type: ignore[union-attr]
+        return self.host.call(name, payload)  # type: ignore[union-attr]
 
     def _restart(self, note: str) -> None:
         self._stop_worker()
@@ -410,6 +346,7 @@ class SandboxREPL(BaseEnv):
     # -- BaseEnv ----------------------------------------------------------------------------------
     def load_context(self, context: Any, index: int = 0) -> None:
         payload = _Payload(to_wire(context), "context")  # a Context crosses as JSON data
+        index = self._counted("context", index)
         with self._lock:
             self._contexts[index] = payload
             worker = self._worker
@@ -423,12 +360,14 @@ class SandboxREPL(BaseEnv):
             self._with_recovery(lambda: self._send_payload("context", index, payload),
                                 "loading a context")  # fmt: skip
 
-    def add_history(self, messages: list[dict[str, Any]], index: int) -> None:
+    def add_history(self, messages: list[dict[str, Any]], index: int | None = None) -> int:
         payload = _Payload(messages, "history")
+        index = self._counted("history", index)
         with self._lock:
             self._histories[index] = payload
             self._with_recovery(lambda: self._send_payload("history", index, payload),
                                 "loading a history")  # fmt: skip
+        return index
 
     def append_compaction_history(self, entry: Any) -> None:
         _Payload(entry, "compaction history entry")  # validates JSON-ability
@@ -464,7 +403,7 @@ class SandboxREPL(BaseEnv):
             except CellTimeout:
                 self._keep_peeked()
                 return self._lost(
-                    f"Cell timed out after {self.cell_timeout:g}s of execution (time waiting "
+                    f"TimeoutError: cell timed out after {self.cell_timeout:g}s of execution (time waiting "
                     "on llm_query/rlm_query does not count) and was killed.",
                     note,
                 )
@@ -477,7 +416,9 @@ class SandboxREPL(BaseEnv):
                     tail = f"\nWorker stderr (tail):\n{self._worker.stderr_tail()}"
                 return self._lost(f"The REPL worker process died ({exc.reason}).{tail}", note)
             try:
-                return self._result(reply, note)
+                result = self._result(reply, note)
+                result.rlm_calls = self._host_calls()
+                return result
             except (TypeError, ValueError, OverflowError, AttributeError) as exc:
                 # A result frame model code forged badly: the worker is not trustworthy now.
                 log.warning("malformed result from the sandbox worker (%s); replacing it", exc)
@@ -557,6 +498,30 @@ class SandboxREPL(BaseEnv):
                 return None
         value = reply.get("value")
         return value if isinstance(value, str) else None
+
+    @property
+    def locals(self) -> dict[str, Any]:
+        """A snapshot of the REPL's variables for host code (the reference's `.locals`): JSON
+        values as themselves, anything else as its short repr, plus the contexts and
+        histories. A copy: writing to it changes nothing in the worker."""
+        with self._lock:
+            try:
+                reply = self._request(
+                    {"op": "snapshot"}, ("snapshot",), min(30.0, self.cell_timeout)
+                )
+            except WorkerLost:
+                self._restart("The REPL worker was lost while reading its variables.")
+                reply = {}
+        values = reply.get("values")
+        out: dict[str, Any] = dict(values) if isinstance(values, dict) else {}
+        for kind, payloads in (("context", self._contexts), ("history", self._histories)):
+            for index, payload in sorted(payloads.items()):
+                out[f"{kind}_{index}"] = payload.load()
+            if 0 in payloads:
+                out[kind] = out[f"{kind}_0"]
+        if self.compaction:
+            out["history"] = list(self._compaction)
+        return out
 
     @property
     def partial_answer(self) -> str | None:

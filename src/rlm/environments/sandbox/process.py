@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rlm.environments.base import HOST_CALLS
+from rlm.environments.base import WORKER_CALLS
 from rlm.environments.sandbox import wire
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ _SHIPPED = (
     ("_rlm_lockdown", _HERE / "lockdown.py"),
     ("_rlm_toolkit", _HERE.parent / "toolkit.py"),
     ("_rlm_runtime", _HERE.parent / "runtime.py"),
+    ("_rlm_proxy_runtime", _HERE.parent / "proxy_runtime.py"),
     ("_rlm_worker", _HERE / "worker.py"),
 )
 
@@ -246,7 +247,7 @@ class WorkerProcess:
         rid, name, payload = msg.get("id"), msg.get("name"), msg.get("payload")
         if not isinstance(rid, int):
             raise wire.WireError("call without an integer id")
-        if name not in HOST_CALLS or not isinstance(payload, dict):
+        if name not in WORKER_CALLS or not isinstance(payload, dict):
             self._send_reply(rid, False, f"unknown host call {name!r}")
             return
         with self._cv:

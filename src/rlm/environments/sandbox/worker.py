@@ -26,6 +26,7 @@ from typing import Any
 wire: Any = sys.modules.get("_rlm_wire")
 lockdown: Any = sys.modules.get("_rlm_lockdown")
 runtime: Any = sys.modules.get("_rlm_runtime")
+proxy_runtime: Any = sys.modules.get("_rlm_proxy_runtime")
 
 
 class Worker:
@@ -62,7 +63,10 @@ class Worker:
 
     def make_tool(self, name: str) -> Any:
         def tool(*args: Any, **kwargs: Any) -> Any:
-            return self.call_host("tool", {"name": name, "args": list(args), "kwargs": kwargs})
+            payload = {"name": name, "args": proxy_runtime.encode(list(args)),
+                       "kwargs": proxy_runtime.encode(kwargs)}  # fmt: skip
+            # A result that is a host object arrives as a proxy descriptor.
+            return proxy_runtime.revive(self.call_host("tool", payload), self.call_host)
 
         tool.__name__ = tool.__qualname__ = name
         return tool
@@ -154,7 +158,10 @@ class Worker:
 
     def _serve(self) -> None:
         cfg = self.config
-        tools: dict[str, Any] = dict(cfg.get("tool_data") or {})
+        tools: dict[str, Any] = {
+            name: proxy_runtime.revive(value, self.call_host)
+            for name, value in (cfg.get("tool_data") or {}).items()
+        }
         for name in cfg.get("tool_callables") or ():
             tools[name] = self.make_tool(name)
         self.session = runtime.REPLSession(
@@ -204,6 +211,9 @@ class Worker:
                 if isinstance(value, str) and len(value) > max_final:
                     value = value[:max_final]  # same cap as a FINAL() answer
                 send({"op": "resolved", "id": msg.get("id"), "value": value})
+            elif op == "snapshot":
+                values = self.session.snapshot(int(msg.get("max_chars") or 1_000_000))
+                send({"op": "snapshot", "id": msg.get("id"), "values": values})
             elif op == "shutdown":
                 os._exit(0)
 
