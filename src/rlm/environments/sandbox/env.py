@@ -23,6 +23,7 @@ from typing import Any
 
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.sandbox import wire
+from rlm.environments.sandbox.namespaces import bwrap_prefix
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
 from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
 from rlm.types import REPLResult
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 GiB = 1024**3
 CHUNK_CHARS = 4 * 1024 * 1024  # a chunk of a str context: at most 16 MiB of UTF-8
-LOCKDOWN_FEATURES = ("rlimits", "capabilities", "landlock", "seccomp")
+LOCKDOWN_FEATURES = ("namespaces", "rlimits", "capabilities", "landlock", "seccomp")
 
 
 def _read_only_paths() -> list[str]:
@@ -119,8 +120,9 @@ class SandboxREPL(BaseEnv):
     cell_timeout (300 s), memory_limit (bytes; default 2 GiB + 4x the contexts' size),
     cpu_limit (CPU seconds for one worker's life, default 3600), max_output_chars (1,000,000
     per stream per cell), max_file_size (256 MiB), max_open_files (256), max_message (64 MiB),
-    allow_degraded (lockdown layers that may be missing: "landlock", "seccomp", ...),
-    bubblewrap (True: wrap the worker in `bwrap` namespaces as well), python (interpreter).
+    allow_degraded (lockdown layers that may be missing: "namespaces", "landlock", "seccomp",
+    ...), bubblewrap (True: namespaces through `bwrap` only, never degraded), python
+    (interpreter), landlock_max_abi (internal, tests: act as a kernel with at most this ABI).
     """
 
     name = "sandbox"
@@ -146,9 +148,10 @@ class SandboxREPL(BaseEnv):
         max_open_files: int = 256,
         max_message: int = wire.DEFAULT_MAX_MESSAGE,
         allow_degraded: list[str] | tuple[str, ...] | str | None = None,
-        bubblewrap: bool = False,
+        bubblewrap: bool | None = None,
         python: str | None = None,
         start_timeout: float = 60.0,
+        landlock_max_abi: int | None = None,
         **kwargs: Any,
     ):
         super().__init__(host, tools, **kwargs)
@@ -189,8 +192,10 @@ class SandboxREPL(BaseEnv):
         self.max_message = int(max_message)
         self.allow_degraded = list(allow_degraded or ())
         self.bubblewrap = bubblewrap
+        self._degraded_here: dict[str, str] = {}  # host-side layers that are off, and why
         self.python = python or sys.executable
         self.start_timeout = start_timeout
+        self.landlock_max_abi = landlock_max_abi
         self._tool_data, self._tool_callables = self._split_tools(self.tools)
         self._contexts: dict[int, _Payload] = {}
         self._histories: dict[int, _Payload] = {}
@@ -237,20 +242,22 @@ class SandboxREPL(BaseEnv):
 
     def _argv(self) -> list[str]:
         argv = [self.python, "-I", "-B"]
-        if not self.bubblewrap:
+        if "namespaces" not in self.layers:
             return argv
         bwrap = shutil.which("bwrap")
         if bwrap is None:
+            if self.bubblewrap is not True and "namespaces" in self.allow_degraded:
+                self._degraded_here["namespaces"] = "bwrap not installed"
+                return argv
             raise SandboxUnavailableError(
-                "bubblewrap=True but `bwrap` is not installed (Debian: apt-get install "
-                "bubblewrap). Drop bubblewrap=True to use the kernel lockdown alone."
+                "The sandbox runs its worker in its own mount and pid namespaces (so host "
+                "files and processes do not exist for it), which needs bubblewrap: `bwrap` is "
+                "not installed (Debian/Ubuntu: apt-get install bubblewrap). To run without "
+                'namespaces, opt in explicitly: environment_kwargs={"allow_degraded": '
+                '["namespaces"]}; or use environment=\'docker\'.'
             )
         assert self._tmpdir is not None
-        wrap = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc",
-                "--dev", "/dev", "--bind", self._tmpdir, self._tmpdir, "--chdir", self._tmpdir]  # fmt: skip
-        for path in _read_only_paths():
-            wrap += ["--ro-bind", path, path]
-        return [*wrap, *argv]
+        return [*bwrap_prefix(bwrap, self._tmpdir, _read_only_paths()), *argv]
 
     def _worker_config(self) -> dict[str, Any]:
         assert self._tmpdir is not None
@@ -270,6 +277,7 @@ class SandboxREPL(BaseEnv):
                 "read_only": _read_only_paths(),
                 "read_write": [self._tmpdir],
                 "env": self._worker_env(),
+                "landlock_max_abi": self.landlock_max_abi,
             },
         }
 
@@ -365,11 +373,18 @@ class SandboxREPL(BaseEnv):
 
     @property
     def lockdown_report(self) -> dict[str, Any]:
-        return dict(self._worker.lockdown_report) if self._worker else {}
+        if self._worker is None:
+            return {}
+        report = dict(self._worker.lockdown_report)
+        report["degraded"] = {**report.get("degraded", {}), **self._degraded_here}
+        if "namespaces" in self.layers and "namespaces" not in self._degraded_here:
+            report["namespaces"] = "bwrap"
+        return report
 
     @property
     def worker_pid(self) -> int | None:
-        return self._worker.proc.pid if self._worker else None
+        """The worker interpreter's pid as the host sees it (inside bwrap: bwrap's grandchild)."""
+        return self._worker.pid if self._worker else None
 
     # -- requests -------------------------------------------------------------------------------
     def _request(self, msg: dict[str, Any], expect: tuple[str, ...], timeout: float | None = None,

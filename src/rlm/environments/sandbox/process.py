@@ -23,6 +23,7 @@ from typing import Any
 
 from rlm.environments.base import HOST_CALLS
 from rlm.environments.sandbox import wire
+from rlm.environments.sandbox.namespaces import innermost_pid
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class WorkerProcess:
         self._paused = 0.0
         self._stderr_tail = b""
         self.lockdown_report: dict[str, Any] = {}
+        self.pid: int = 0  # set once the worker is ready
         self._killed_reason: str | None = None
         self.peeked: str | None = None  # the worker's partial answer, read before a kill
         self._peek_event = threading.Event()
@@ -193,7 +195,8 @@ class WorkerProcess:
             raise LockdownFailed(str(ready.get("feature")), str(ready.get("reason")))
         report = ready.get("lockdown")
         self.lockdown_report = report if isinstance(report, dict) else {}
-        self.pid = self.proc.pid
+        # Under bwrap the interpreter is bwrap's grandchild: rlimits and kills aim at it.
+        self.pid = innermost_pid(self.proc.pid)
 
     # -- reading ----------------------------------------------------------------------------
     def _drain_stderr(self) -> None:
@@ -363,9 +366,9 @@ class WorkerProcess:
         import resource
 
         try:
-            _soft, hard = resource.prlimit(self.proc.pid, resource.RLIMIT_AS)
+            _soft, hard = resource.prlimit(self.pid, resource.RLIMIT_AS)
             new_hard = hard if hard == resource.RLIM_INFINITY or hard >= limit else limit
-            resource.prlimit(self.proc.pid, resource.RLIMIT_AS, (limit, new_hard))
+            resource.prlimit(self.pid, resource.RLIMIT_AS, (limit, new_hard))
             return True
         except (OSError, ValueError) as exc:
             log.info("cannot raise sandbox worker memory limit in place (%s)", exc)
@@ -386,6 +389,10 @@ class WorkerProcess:
                 self._on_kill()
             except Exception as exc:  # best effort; the process group is killed below anyway
                 log.warning("sandbox worker kill hook failed: %s", exc)
+        inner = self.pid
+        if inner > 1 and inner != self.proc.pid and self.proc.poll() is None:  # bwrap: the interpreter first
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(inner, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
