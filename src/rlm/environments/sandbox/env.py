@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
-import math
 import os
 import shutil
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.sandbox import wire
+from rlm.environments.sandbox.caps import answer_text, capped_result
 from rlm.environments.sandbox.namespaces import bwrap_prefix
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
 from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
@@ -500,42 +500,13 @@ class SandboxREPL(BaseEnv):
                 return self._lost(f"The REPL worker sent a malformed result ({exc}).", note)
 
     def _result(self, reply: dict[str, Any], note: str | None) -> REPLResult:
-        def text(key: str) -> str:
-            value = reply.get(key)
-            return value if isinstance(value, str) else ""
-
-        def number(key: str) -> float:
-            value = reply.get(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return 0.0
-            value = float(value)
-            return value if math.isfinite(value) and value >= 0 else 0.0
-
-        local_names = reply.get("locals")
-        locals_ = (
-            {str(k): str(v) for k, v in local_names.items()}
-            if isinstance(local_names, dict)
-            else {}
-        )
-        final = reply.get("final_answer")
-        partial = reply.get("partial_answer")
-        self._partial = partial if isinstance(partial, str) else None
-        stderr = text("stderr")
-        if note:
-            stderr = f"{note}\n{stderr}"
-        return REPLResult(
-            stdout=text("stdout"),
-            stderr=stderr,
-            locals=locals_,
-            execution_time=number("execution_time"),
-            final_answer=final if isinstance(final, str) else None,
-            truncated_chars=int(number("truncated_chars")),
-        )
+        self._partial = answer_text(reply.get("partial_answer"))
+        return capped_result(reply, self.max_output_chars, note)
 
     def _keep_peeked(self) -> None:
         worker = self._worker
         if worker is not None and worker.peeked is not None:
-            self._partial = worker.peeked
+            self._partial = answer_text(worker.peeked)
 
     def _lost(self, what: str, note: str | None) -> REPLResult:
         """The worker is gone: say so, and have a fresh one with contexts reloaded."""
@@ -569,8 +540,7 @@ class SandboxREPL(BaseEnv):
             except WorkerLost:
                 self._restart("The REPL worker was lost while reading a variable.")
                 return None
-        value = reply.get("value")
-        return value if isinstance(value, str) else None
+        return answer_text(reply.get("value"))
 
     @property
     def partial_answer(self) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from rlm.environments.base import HOST_CALLS
 from rlm.environments.sandbox import wire
+from rlm.environments.sandbox.callcheck import BadRequest, check_request
 from rlm.environments.sandbox.namespaces import innermost_pid
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class WorkerProcess:
             finally:
                 child_sock.close()
             fd = host_sock.fileno()
-            self.channel = wire.Channel(fd, fd, max_message)
+            self.channel = wire.Channel(fd, fd, max_message, guarded=True)
         else:
             # stdin/stdout are the channel (docker): the worker moves them off fds 0/1 first.
             self._sock = None
@@ -164,7 +165,7 @@ class WorkerProcess:
             )
             assert self.proc.stdin is not None and self.proc.stdout is not None
             self.channel = wire.Channel(
-                self.proc.stdout.fileno(), self.proc.stdin.fileno(), max_message
+                self.proc.stdout.fileno(), self.proc.stdin.fileno(), max_message, guarded=True
             )
         try:
             self._handshake(config, max_message, start_timeout)
@@ -250,6 +251,11 @@ class WorkerProcess:
             raise wire.WireError("call without an integer id")
         if name not in HOST_CALLS or not isinstance(payload, dict):
             self._send_reply(rid, False, f"unknown host call {name!r}")
+            return
+        try:
+            check_request(name, payload)
+        except BadRequest as exc:
+            self._send_reply(rid, False, str(exc))
             return
         with self._cv:
             if self._outstanding == 0:

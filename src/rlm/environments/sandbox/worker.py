@@ -45,7 +45,9 @@ class Worker:
         with self.pending_lock:
             self.pending[rid] = slot
         try:
-            self.channel.send_json({"op": "call", "id": rid, "name": name, "payload": payload})
+            data = wire.encode_json({"op": "call", "id": rid, "name": name, "payload": payload})
+            wire.check_call(data)  # the host holds calls to this budget: say so here, politely
+            self.channel.send_encoded(data)
         except (TypeError, ValueError) as exc:
             with self.pending_lock:
                 self.pending.pop(rid, None)
@@ -179,8 +181,9 @@ class Worker:
                     out["final_answer"] = final[:max_final]
                     out["stderr"] += f"\n[final answer cut to {max_final} characters]\n"
                 out["partial_answer"] = self.session.partial_answer
-                out["op"] = "result"
-                out["id"] = msg.get("id")
+                out["locals"] = _few_locals(out.get("locals") or {})
+                # "op" first: the host holds frames that start as calls to a smaller budget.
+                out = {"op": "result", "id": msg.get("id"), **out}
                 try:
                     send(out)
                 except wire.WireError as exc:  # too big even after the caps: say so, keep state
@@ -208,6 +211,18 @@ class Worker:
 
 
 _ASCII_HEADER = sys.getsizeof("") - 1  # sizeof(PyASCIIObject) in CPython
+MAX_LOCALS, MAX_NAME_CHARS = 1_000, 100  # the host applies the same caps again
+
+
+def _few_locals(names: dict[str, str]) -> dict[str, str]:
+    """The first MAX_LOCALS variables, names cut: 300k variables are not a listing."""
+    shown = {}
+    for key, value in names.items():
+        if len(shown) >= MAX_LOCALS:
+            shown["..."] = f"{len(names) - MAX_LOCALS:,} more variables not listed"
+            break
+        shown[str(key)[:MAX_NAME_CHARS]] = value
+    return shown
 
 
 def _new_ascii_str(n: int) -> Any:
