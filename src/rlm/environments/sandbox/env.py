@@ -211,6 +211,8 @@ class SandboxREPL(BaseEnv):
         self._partial: str | None = None
         self._cells_run = 0
         self._running = False
+        self._busy = False  # any request in flight (cell, load, read): interrupt() kills it
+        self._stopped_by_host = False  # interrupt() ended a load or read
         self._interrupt_pending = False
         self._start()
 
@@ -397,7 +399,13 @@ class SandboxREPL(BaseEnv):
         self._seq += 1
         msg["id"] = self._seq
         send = None if payload is None else (lambda: payload.send(self._worker.channel))
-        reply = self._worker.request(msg, expect, timeout, payload=send)
+        # Only a cell's clock stops while model calls run; a load or a read is wall time.
+        is_cell = msg.get("op") == "exec"
+        self._busy = True
+        try:
+            reply = self._worker.request(msg, expect, timeout, payload=send, count_time=is_cell)
+        finally:
+            self._busy = False
         if reply.get("id") != self._seq:
             self._worker.kill("reply id mismatch")
             raise WorkerLost("the worker answered out of turn")
@@ -413,11 +421,18 @@ class SandboxREPL(BaseEnv):
             self._request(msg, ("ack",), self.cell_timeout)
 
     def _with_recovery(self, action: Any, what: str) -> Any:
-        """Run `action`; if the worker dies under it, start a fresh one and retry once."""
+        """Run `action`; if the worker dies under it, start a fresh one and retry once.
+        If the host interrupted it (a run limit), stop there: the next cell starts a fresh
+        worker with everything reloaded, and the run's limit error is raised by the engine."""
         with self._lock:
+            self._stopped_by_host = False
             try:
                 return action()
             except WorkerLost as exc:
+                if self._stopped_by_host:
+                    self._stop_worker()
+                    self._note = f"The REPL worker was stopped while {what}: state lost."
+                    return None
                 self._restart(f"The REPL worker was lost while {what} ({exc.reason}).")
                 return action()
 
@@ -533,11 +548,16 @@ class SandboxREPL(BaseEnv):
         if not isinstance(name, str) or not name.isidentifier():
             return None
         with self._lock:
+            self._stopped_by_host = False
             try:
                 reply = self._request(
                     {"op": "resolve", "name": name}, ("resolved",), min(30.0, self.cell_timeout)
                 )
             except WorkerLost:
+                if self._stopped_by_host:  # a run limit: no fresh worker needed now
+                    self._stop_worker()
+                    self._note = "The REPL worker was stopped while reading a variable."
+                    return None
                 self._restart("The REPL worker was lost while reading a variable.")
                 return None
         return answer_text(reply.get("value"))
@@ -549,15 +569,18 @@ class SandboxREPL(BaseEnv):
         return self._partial
 
     def interrupt(self) -> None:
-        """Kill the running cell (and its worker) from any thread; the next call restarts."""
+        """Kill the running cell, or a load or read in flight (with its worker), from any
+        thread; the next call restarts. Nothing in flight: the next cell does not run."""
         worker = self._worker
-        if not self._running:
-            # No cell to stop (yet): stop the next one before it starts.
+        if not self._busy:
             self._interrupt_pending = True
             return
         if worker is not None:
-            self._interrupted = True
-            worker.peek(0.3)  # keep what the model wrote into `answer` so far
+            if self._running:
+                self._interrupted = True
+                worker.peek(0.3)  # keep what the model wrote into `answer` so far
+            else:
+                self._stopped_by_host = True
             worker.kill("interrupted by the host")
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ a few milliseconds), never per cell.
 from __future__ import annotations
 
 import contextlib
+import time
 
 
 def bwrap_prefix(bwrap: str, tmpdir: str, read_only: list[str]) -> list[str]:
@@ -43,3 +44,17 @@ def innermost_pid(pid: int) -> int:
         pid = int(children[0])
     return pid
 
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until `pid` has exited (gone or a zombie): it is not our child, so no waitpid."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True
+        except (OSError, IndexError):
+            return True
+        time.sleep(0.005)
+    return False

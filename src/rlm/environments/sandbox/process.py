@@ -24,7 +24,7 @@ from typing import Any
 from rlm.environments.base import HOST_CALLS
 from rlm.environments.sandbox import wire
 from rlm.environments.sandbox.callcheck import BadRequest, check_request
-from rlm.environments.sandbox.namespaces import innermost_pid
+from rlm.environments.sandbox.namespaces import innermost_pid, wait_gone
 
 log = logging.getLogger(__name__)
 
@@ -304,10 +304,12 @@ class WorkerProcess:
         timeout: float | None,
         *,
         payload: Callable[[], None] | None = None,
+        count_time: bool = True,
     ) -> dict[str, Any]:
         """Send `msg` (then `payload()` frames) and wait for a frame whose op is in `expect`.
 
-        With `timeout`, only time when no host callback is in flight counts against it."""
+        With `timeout` and `count_time` (cells), only time when no host callback is in flight
+        counts against it; without `count_time` (loads, reads) it is wall-clock time."""
         with self._cv:
             if self._dead is not None:
                 raise WorkerLost(self._dead)
@@ -320,7 +322,7 @@ class WorkerProcess:
         except wire.WireError as exc:
             self.kill(f"channel failed: {exc}")
             raise WorkerLost(self._dead or str(exc)) from exc
-        return self._wait_for(expect, timeout, count_time=True)
+        return self._wait_for(expect, timeout, count_time=count_time)
 
     def _wait_for(self, expect: tuple[str, ...], timeout: float | None, *, count_time: bool):
         with self._cv:
@@ -415,6 +417,8 @@ class WorkerProcess:
         self.kill("closed")
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        if self.pid > 1 and self.pid != self.proc.pid:
+            wait_gone(self.pid, 5.0)  # bwrap's grandchild dies just after bwrap
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)

@@ -314,6 +314,13 @@ def main(rfd: int, wfd: int, boot: dict[str, Any]) -> None:
         faulthandler.enable(file=sys.__stderr__)
     except (ValueError, AttributeError, OSError):
         pass  # no usable stderr: crashes are still seen by the host as EOF
+    if config.get("executor") == "ipython":
+        # IPython's first start copies its profile files with their modes (chmod), which
+        # seccomp refuses: create the profile before the lockdown.
+        from IPython.core.profiledir import ProfileDir
+
+        os.makedirs(os.environ["IPYTHONDIR"], exist_ok=True)
+        ProfileDir.create_profile_dir_by_name(os.environ["IPYTHONDIR"], "default")
     try:
         report = lockdown.apply(config["lockdown"])
     except lockdown.LockdownUnavailable as exc:
