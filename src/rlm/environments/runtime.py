@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -159,31 +160,16 @@ class REPLSession:
         self._histories: dict[int, Any] = {}
         self._compaction_history: list[Any] = []
         self._tools = dict(tools or {})
-        self._functions: dict[str, Any] = {
-            "llm_query": self._llm_query,
-            "llm_query_batched": self._llm_query_batched,
-            "rlm_query": self._rlm_query,
-            "rlm_query_batched": self._rlm_query_batched,
-            "FINAL": self._final_value,
-            "FINAL_VAR": self._final_var,
-            "SHOW_VARS": self._show_vars,
-        }
+        # Which helpers exist is fixed here, from the environment's configuration; the
+        # callables themselves are built fresh by `HELPER_FACTORIES` before every cell.
+        self._factories = dict(HELPER_FACTORIES)
+        self._functions: tuple[str, ...] = tuple(self._factories)
         self._answer = {"content": "", "ready": False}
         self._restore_names()
 
     # -- the names the model sees ---------------------------------------------------------
-    def _llm_query(self, prompt: Any, model: str | None = None) -> str:
-        return self._call_host("llm_query", {"prompt": prompt, "model": model})
-
-    def _llm_query_batched(self, prompts: Any, model: str | None = None) -> list[str]:
-        return self._call_host("llm_query_batched", {"prompts": list(prompts), "model": model})
-
-    def _rlm_query(self, prompt: Any, model: str | None = None) -> str:
-        return self._call_host("rlm_query", {"prompt": prompt, "model": model})
-
-    def _rlm_query_batched(self, prompts: Any, model: str | None = None) -> list[str]:
-        return self._call_host("rlm_query_batched", {"prompts": list(prompts), "model": model})
-
+    # The callables are closures made by `HELPER_FACTORIES` (module level, below); these
+    # methods are their implementations.
     def _final_value(self, value: Any) -> Any:
         self._final = to_text(value)
         return value
@@ -241,7 +227,11 @@ class REPLSession:
 
     def _restore_names(self) -> None:
         ns = self.namespace
-        ns.update(self._functions)
+        # Fresh function objects every time, never one kept in a table: model code that
+        # swapped a helper's `__code__`, or rebound what a helper's table points to, does not
+        # carry into the next cell or turn.
+        for name in self._functions:
+            ns[name] = self._factories[name](self)
         ns.update(self._tools)
         if 0 in self._contexts:
             ns["context"] = self._contexts[0]
@@ -336,6 +326,52 @@ class REPLSession:
         if not name.isidentifier() or name not in self.namespace or name in self._functions:
             return None
         return to_text(self.namespace[name])
+
+
+def _call_helper(name: str, key: str) -> Callable[[REPLSession], Any]:
+    """A factory for a host-call helper: `name(prompt_or_prompts, model=None)`."""
+
+    def factory(session: REPLSession) -> Any:
+        call = session._call_host
+        batched = key == "prompts"
+
+        def helper(prompt: Any, model: str | None = None) -> Any:
+            value = list(prompt) if batched else prompt
+            return call(name, {key: value, "model": model})
+
+        helper.__name__ = helper.__qualname__ = name
+        return helper
+
+    return factory
+
+
+def _session_helper(method: str, name: str) -> Callable[[REPLSession], Any]:
+    """A factory for a helper implemented by a REPLSession method (FINAL, FINAL_VAR, ...)."""
+    code = getattr(REPLSession, method).__code__  # the pristine code, taken at import
+
+    def factory(session: REPLSession) -> Any:
+        impl = types.FunctionType(code, globals(), method)
+
+        def helper(*args: Any, **kwargs: Any) -> Any:
+            return impl(session, *args, **kwargs)
+
+        helper.__name__ = helper.__qualname__ = name
+        return helper
+
+    return factory
+
+
+# Protected REPL helpers: name -> factory(session) building a fresh callable each cell.
+# Other modules may add entries (a REPL helper module, a proxy) before sessions are made.
+HELPER_FACTORIES: dict[str, Callable[[REPLSession], Any]] = {
+    "llm_query": _call_helper("llm_query", "prompt"),
+    "llm_query_batched": _call_helper("llm_query_batched", "prompts"),
+    "rlm_query": _call_helper("rlm_query", "prompt"),
+    "rlm_query_batched": _call_helper("rlm_query_batched", "prompts"),
+    "FINAL": _session_helper("_final_value", "FINAL"),
+    "FINAL_VAR": _session_helper("_final_var", "FINAL_VAR"),
+    "SHOW_VARS": _session_helper("_show_vars", "SHOW_VARS"),
+}
 
 
 def _is_final_call(expr: ast.Expression) -> bool:
