@@ -256,7 +256,7 @@ class SandboxREPL(BaseEnv):
                 "files and processes do not exist for it), which needs bubblewrap: `bwrap` is "
                 "not installed (Debian/Ubuntu: apt-get install bubblewrap). To run without "
                 'namespaces, opt in explicitly: environment_kwargs={"allow_degraded": '
-                '["namespaces"]}; or use environment=\'docker\'.'
+                "[\"namespaces\"]}; or use environment='docker'."
             )
         assert self._tmpdir is not None
         return [*bwrap_prefix(bwrap, self._tmpdir, _read_only_paths()), *argv]

@@ -36,14 +36,12 @@ def innermost_pid(pid: int) -> int:
     the worker interpreter); `pid` itself when it has no children."""
     for _ in range(8):
         children: list[str] = []
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{pid}/task/{pid}/children") as fh:
-                children = fh.read().split()
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as fh:
+            children = fh.read().split()
         if len(children) != 1:
             return pid
         pid = int(children[0])
     return pid
-
 
 
 def wait_gone(pid: int, timeout: float) -> bool:

@@ -398,7 +398,9 @@ class WorkerProcess:
             except Exception as exc:  # best effort; the process group is killed below anyway
                 log.warning("sandbox worker kill hook failed: %s", exc)
         inner = self.pid
-        if inner > 1 and inner != self.proc.pid and self.proc.poll() is None:  # bwrap: the interpreter first
+        if (
+            inner > 1 and inner != self.proc.pid and self.proc.poll() is None
+        ):  # bwrap: the interpreter first
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(inner, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
