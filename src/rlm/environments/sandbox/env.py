@@ -121,7 +121,8 @@ class SandboxREPL(BaseEnv):
     cpu_limit (CPU seconds for one worker's life, default 3600), max_output_chars (1,000,000
     per stream per cell), max_file_size (256 MiB), max_open_files (256), max_message (64 MiB),
     allow_degraded (lockdown layers that may be missing: "namespaces", "landlock", "seccomp",
-    ...), bubblewrap (True: namespaces through `bwrap` only, never degraded), python
+    ...), bubblewrap (True: namespaces through `bwrap`, never degraded; False with
+    allow_degraded=["namespaces"]: no namespaces), python
     (interpreter), landlock_max_abi (internal, tests: act as a kernel with at most this ABI).
     """
 
@@ -245,6 +246,14 @@ class SandboxREPL(BaseEnv):
     def _argv(self) -> list[str]:
         argv = [self.python, "-I", "-B"]
         if "namespaces" not in self.layers:
+            return argv
+        if self.bubblewrap is False:  # namespaces switched off: only as an explicit opt-in
+            if "namespaces" not in self.allow_degraded:
+                raise ConfigurationError(
+                    "bubblewrap=False runs the worker without mount and pid namespaces: "
+                    'also pass allow_degraded=["namespaces"] to confirm that'
+                )
+            self._degraded_here["namespaces"] = "turned off (bubblewrap=False)"
             return argv
         bwrap = shutil.which("bwrap")
         if bwrap is None:
