@@ -10,7 +10,6 @@ from env_support import require_sandbox
 from rlm import RLM
 
 
-
 @pytest.fixture(autouse=True)
 def _sandbox_here():
     require_sandbox()  # skips, or fails under RLM_REQUIRE_SANDBOX=1
