@@ -160,7 +160,7 @@ def test_detectors_fire_when_a_layer_is_really_missing(world, name):
     detectors = Detectors(world)
     try:
         result = env.execute_code(PRELUDE + "\n" + code.format(**world.vars()))
-        with pytest.raises(AssertionError, match="changed|learned|signalled"):
+        with pytest.raises(AssertionError, match=r"changed|learned|signalled"):
             detectors.check(name, everything(result), detectors.before())
     finally:
         env.close()
