@@ -15,6 +15,7 @@ import pytest
 from env_support import require_sandbox
 from rlm.environments.sandbox import lockdown, wire
 from rlm.environments.sandbox.callcheck import MAX_BATCH, BadRequest, check_request
+from test_sandbox_lockdown import _launcher
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 TESTS = str(Path(__file__).resolve().parent)
@@ -49,20 +50,21 @@ def test_sandbox_runs_under_lower_inherited_hard_limits():
 
 
 def test_required_sandbox_fails_instead_of_skipping(tmp_path):
-    """Under RLM_REQUIRE_SANDBOX=1 a machine where the sandbox cannot start shows red. Here
-    it cannot start because bubblewrap is hidden from PATH (namespaces are required)."""
+    """Under RLM_REQUIRE_SANDBOX=1 a machine where the sandbox cannot start shows red. The
+    machine is made for real: pytest runs under a seccomp filter that hides Landlock, as a
+    kernel without it would."""
     probe = tmp_path / "test_probe.py"
     probe.write_text("from env_support import make_env\n\n"
                      "def test_needs_it():\n    make_env('sandbox').close()\n")  # fmt: skip
-    base = {"PATH": "/nonexistent", "PYTHONPATH": f"{SRC}:{TESTS}"}
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)]
+    old_kernel = _launcher(tmp_path, [444, 445, 446])  # landlock_* return ENOSYS
+    args = [old_kernel, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)]
     runs = {}
     for required in ("1", "0"):
-        env = {**os.environ, **base, "RLM_REQUIRE_SANDBOX": required}
+        env = {**os.environ, "PYTHONPATH": f"{SRC}:{TESTS}", "RLM_REQUIRE_SANDBOX": required}
         runs[required] = subprocess.run(args, capture_output=True, text=True, env=env,
                                         cwd=tmp_path, timeout=120)  # fmt: skip
     assert runs["1"].returncode == 1 and "1 failed" in runs["1"].stdout, runs["1"].stdout
-    assert "bwrap" in runs["1"].stdout
+    assert "landlock" in runs["1"].stdout
     assert runs["0"].returncode == 0 and "1 skipped" in runs["0"].stdout, runs["0"].stdout
 
 

@@ -48,7 +48,7 @@ def test_worker_status_shows_seccomp_and_no_new_privs():
 
 
 # The old-kernel launcher is a shell script in pytest's temp dir, which the worker's mount
-# namespace (rightly) does not contain: these tests run without namespaces (bwrap hidden).
+# namespace (rightly) does not contain: these tests run without namespaces.
 NO_NS = "namespaces"
 
 
@@ -85,13 +85,13 @@ def _launcher(tmp_path, hidden_syscalls: list[int]) -> str:
     return str(wrapper)
 
 
-def test_missing_landlock_fails_closed_and_names_the_opt_in(tmp_path, no_bwrap):
+def test_missing_landlock_fails_closed_and_names_the_opt_in(tmp_path):
     python = _launcher(tmp_path, [444, 445, 446])
     with pytest.raises(SandboxUnavailableError) as info:
-        make_env("sandbox", python=python, allow_degraded=[NO_NS])
+        make_env("sandbox", python=python, namespaces="off", allow_degraded=[NO_NS])
     assert "landlock" in str(info.value)
     assert '"allow_degraded": ["landlock"]' in str(info.value)
-    env = make_env("sandbox", python=python, allow_degraded=["landlock", NO_NS])
+    env = make_env("sandbox", python=python, namespaces="off", allow_degraded=["landlock", NO_NS])
     try:
         assert "landlock" in env.lockdown_report["degraded"]
         # seccomp still holds: no exec
@@ -102,10 +102,10 @@ def test_missing_landlock_fails_closed_and_names_the_opt_in(tmp_path, no_bwrap):
         env.close()
 
 
-def test_missing_seccomp_fails_closed_and_names_the_opt_in(tmp_path, no_bwrap):
+def test_missing_seccomp_fails_closed_and_names_the_opt_in(tmp_path):
     python = _launcher(tmp_path, [lockdown.NR["seccomp"]])  # seccomp(2) itself
     with pytest.raises(SandboxUnavailableError, match='"allow_degraded": \\["seccomp"\\]'):
-        make_env("sandbox", python=python, allow_degraded=[NO_NS])
+        make_env("sandbox", python=python, namespaces="off", allow_degraded=[NO_NS])
 
 
 def _bwrap_skip_reason() -> str | None:
@@ -196,3 +196,25 @@ def test_aarch64_program_uses_its_own_numbers_and_arch():
     compared = {k for code, _jt, _jf, k in prog if code == lockdown._JEQ}
     assert lockdown.NR_AARCH64["execve"] in compared  # 221
     assert lockdown.NR_X86_64["execve"] not in compared  # 59 is an unrelated syscall there
+
+
+def test_without_bwrap_the_sandbox_makes_its_own_namespaces(no_bwrap):
+    env = make_env("sandbox")
+    try:
+        assert env.lockdown_report["namespaces"] == "unshare"
+        assert env.lockdown_report["degraded"] == {}
+        out = env.execute_code(
+            "import os\nprint(os.getpid(), os.path.exists('/etc/passwd'), "
+            "os.path.exists('/proc/%d' % os.getppid() if os.getppid() else '/nonexistent'))"
+        )
+        assert out.stdout.split() == ["1", "False", "False"], out.stderr
+        assert env.worker_pid != 1  # the host sees the real pid
+    finally:
+        env.close()
+
+
+def test_namespaces_off_needs_the_explicit_opt_in():
+    from rlm.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="allow_degraded"):
+        make_env("sandbox", namespaces="off")

@@ -23,7 +23,7 @@ from typing import Any
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.sandbox import wire
 from rlm.environments.sandbox.caps import answer_text, capped_result
-from rlm.environments.sandbox.namespaces import bwrap_prefix
+from rlm.environments.sandbox.namespaces import UNSHARE_MARK, NamespacePlan
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
 from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
 from rlm.types import REPLResult
@@ -121,8 +121,9 @@ class SandboxREPL(BaseEnv):
     cpu_limit (CPU seconds for one worker's life, default 3600), max_output_chars (1,000,000
     per stream per cell), max_file_size (256 MiB), max_open_files (256), max_message (64 MiB),
     allow_degraded (lockdown layers that may be missing: "namespaces", "landlock", "seccomp",
-    ...), bubblewrap (True: namespaces through `bwrap`, never degraded; False with
-    allow_degraded=["namespaces"]: no namespaces), python
+    ...), namespaces ("auto": bwrap if installed, else set up by the sandbox itself;
+    "bwrap"; "unshare"; "off", only with allow_degraded=["namespaces"]), bubblewrap (older
+    spelling: True is "bwrap", False is "off"), python
     (interpreter), landlock_max_abi (internal, tests: act as a kernel with at most this ABI).
     """
 
@@ -149,6 +150,7 @@ class SandboxREPL(BaseEnv):
         max_open_files: int = 256,
         max_message: int = wire.DEFAULT_MAX_MESSAGE,
         allow_degraded: list[str] | tuple[str, ...] | str | None = None,
+        namespaces: str = "auto",
         bubblewrap: bool | None = None,
         python: str | None = None,
         start_timeout: float = 60.0,
@@ -193,7 +195,9 @@ class SandboxREPL(BaseEnv):
         self.max_message = int(max_message)
         self.allow_degraded = list(allow_degraded or ())
         self.bubblewrap = bubblewrap
-        self._degraded_here: dict[str, str] = {}  # host-side layers that are off, and why
+        if bubblewrap is not None:  # the older spelling
+            namespaces = "bwrap" if bubblewrap else "off"
+        self._namespaces = NamespacePlan(namespaces, "namespaces" in self.allow_degraded)
         self.python = python or sys.executable
         self.start_timeout = start_timeout
         self.landlock_max_abi = landlock_max_abi
@@ -247,28 +251,8 @@ class SandboxREPL(BaseEnv):
         argv = [self.python, "-I", "-B"]
         if "namespaces" not in self.layers:
             return argv
-        if self.bubblewrap is False:  # namespaces switched off: only as an explicit opt-in
-            if "namespaces" not in self.allow_degraded:
-                raise ConfigurationError(
-                    "bubblewrap=False runs the worker without mount and pid namespaces: "
-                    'also pass allow_degraded=["namespaces"] to confirm that'
-                )
-            self._degraded_here["namespaces"] = "turned off (bubblewrap=False)"
-            return argv
-        bwrap = shutil.which("bwrap")
-        if bwrap is None:
-            if self.bubblewrap is not True and "namespaces" in self.allow_degraded:
-                self._degraded_here["namespaces"] = "bwrap not installed"
-                return argv
-            raise SandboxUnavailableError(
-                "The sandbox runs its worker in its own mount and pid namespaces (so host "
-                "files and processes do not exist for it), which needs bubblewrap: `bwrap` is "
-                "not installed (Debian/Ubuntu: apt-get install bubblewrap). To run without "
-                'namespaces, opt in explicitly: environment_kwargs={"allow_degraded": '
-                "[\"namespaces\"]}; or use environment='docker'."
-            )
         assert self._tmpdir is not None
-        return [*bwrap_prefix(bwrap, self._tmpdir, _read_only_paths()), *argv]
+        return self._namespaces.wrap(argv, self._tmpdir, _read_only_paths())
 
     def _worker_config(self) -> dict[str, Any]:
         assert self._tmpdir is not None
@@ -354,6 +338,8 @@ class SandboxREPL(BaseEnv):
                 "or use environment='docker'."
             ) from exc
         except WorkerLost as exc:
+            if UNSHARE_MARK in exc.reason and self._namespaces.failed(exc.reason):
+                return self._spawn()
             raise REPLEnvironmentError(f"the sandbox worker failed to start: {exc.reason}") from exc
         except OSError as exc:
             raise REPLEnvironmentError(f"cannot start the sandbox worker ({exc})") from exc
@@ -387,9 +373,8 @@ class SandboxREPL(BaseEnv):
         if self._worker is None:
             return {}
         report = dict(self._worker.lockdown_report)
-        report["degraded"] = {**report.get("degraded", {}), **self._degraded_here}
-        if "namespaces" in self.layers and "namespaces" not in self._degraded_here:
-            report["namespaces"] = "bwrap"
+        if "namespaces" in self.layers:
+            self._namespaces.add_to(report)
         return report
 
     @property
