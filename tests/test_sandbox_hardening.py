@@ -115,3 +115,36 @@ def test_seccomp_filters_fcntl_and_ioctl_by_argument():
     assert (lockdown._JSET, 0, 1, lockdown.O_ASYNC) in prog
     for name in ("fchmodat2", "setxattrat", "fchownat", "utimensat", "inotify_init1"):
         assert lockdown.NR[name] in compared
+
+
+def test_namespace_failures_fall_back_then_fail_closed(tmp_path):
+    """bwrap installed but refused namespaces (a container): the built-in launcher takes
+    over. Both refused (a seccomp filter hides unshare(2) from the whole host process): the
+    environment fails closed, naming the opt-in."""
+    require_sandbox()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: Creating new namespace failed: "
+                    "Operation not permitted' >&2\nexit 1\n")  # fmt: skip
+    fake.chmod(0o755)
+    code = """
+        from env_support import EchoHost
+        from rlm.environments import get_environment
+        try:
+            env = get_environment("sandbox", host=EchoHost())
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+        else:
+            print("started", env.lockdown_report["namespaces"])
+            env.close()
+        """
+    path = {"PATH": f"{bindir}:{os.environ.get('PATH', '')}"}
+    assert _python(code, path).stdout.strip() == "started unshare"
+    old_kernel = _launcher(tmp_path, [lockdown.NR["unshare"]])
+    out = subprocess.run([old_kernel, "-c", textwrap.dedent(code)], capture_output=True,
+                         text=True, timeout=120,
+                         env={**os.environ, **path, "PYTHONPATH": f"{SRC}:{TESTS}"})  # fmt: skip
+    assert out.stdout.startswith("SandboxUnavailableError"), out.stdout + out.stderr[-1000:]
+    assert '"allow_degraded": ["namespaces"]' in out.stdout
+    assert "Creating new namespace failed" in out.stdout and "unshare" in out.stdout

@@ -23,7 +23,7 @@ from typing import Any
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.sandbox import wire
 from rlm.environments.sandbox.caps import answer_text, capped_result
-from rlm.environments.sandbox.namespaces import UNSHARE_MARK, NamespacePlan
+from rlm.environments.sandbox.namespaces import NamespacePlan
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
 from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
 from rlm.types import REPLResult
@@ -338,7 +338,7 @@ class SandboxREPL(BaseEnv):
                 "or use environment='docker'."
             ) from exc
         except WorkerLost as exc:
-            if UNSHARE_MARK in exc.reason and self._namespaces.failed(exc.reason):
+            if self._namespaces.applies_to(exc.reason) and self._namespaces.failed(exc.reason):
                 return self._spawn()
             raise REPLEnvironmentError(f"the sandbox worker failed to start: {exc.reason}") from exc
         except OSError as exc:

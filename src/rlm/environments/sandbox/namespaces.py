@@ -168,6 +168,7 @@ class NamespacePlan:
         self.degraded_ok = degraded_ok
         self.used = ""  # "bwrap", "unshare" or "" (none)
         self.degraded = "turned off" if mode == "off" else ""
+        self.bwrap_failure = ""
 
     def wrap(self, argv: list[str], tmpdir: str, read_only: list[str]) -> list[str]:
         if self.mode == "off" or self.degraded:
@@ -185,18 +186,29 @@ class NamespacePlan:
         self.used = "unshare"
         return [*unshare_prefix(sys.executable, tmpdir, read_only), *argv]
 
+    def applies_to(self, reason: str) -> bool:
+        """Whether a worker's start failure was the namespace set-up failing."""
+        return UNSHARE_MARK in reason or (self.used == "bwrap" and "bwrap:" in reason)
+
     def failed(self, reason: str) -> bool:
-        """The launcher could not create the namespaces. True: go on without them (opted in);
-        otherwise raise the fail-closed error naming the missing piece and the opt-in."""
-        detail = reason[reason.index(UNSHARE_MARK) :].splitlines()[0]
+        """Setting up the namespaces failed. True: try again (bwrap failed in "auto" mode:
+        the built-in launcher is next; or degraded is allowed: none). Otherwise raise the
+        fail-closed error naming the missing piece and the opt-in."""
+        mark = UNSHARE_MARK if UNSHARE_MARK in reason else "bwrap:"
+        detail = reason[reason.index(mark) :].splitlines()[0][:300]
+        if self.used == "bwrap" and self.mode == "auto":
+            self.mode = "unshare"  # e.g. bwrap installed but not allowed namespaces here
+            self.bwrap_failure = detail
+            return True
         if self.degraded_ok:
             self.degraded, self.used = detail, ""
             return True
+        tried = f"{self.bwrap_failure}; then " if self.bwrap_failure else ""
         raise SandboxUnavailableError(
             "The sandbox runs its worker in its own mount and pid namespaces (so host files "
-            f"and processes do not exist for it), and could not create them here ({detail}): "
-            "`bwrap` is not installed and this kernel or container does not let the host "
-            "create namespaces itself (user namespaces disabled?). Install bubblewrap "
+            f"and processes do not exist for it), and could not create them here ({tried}"
+            f"{detail}): this kernel or container does not let the host create namespaces "
+            "(user namespaces disabled?). Install bubblewrap where it can work "
             "(Debian/Ubuntu: apt-get install bubblewrap), or opt in to running without "
             'namespaces: environment_kwargs={"allow_degraded": ["namespaces"]}; or use '
             "environment='docker'."

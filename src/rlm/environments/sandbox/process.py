@@ -174,11 +174,15 @@ class WorkerProcess:
             raise
 
     def _handshake(self, config: dict[str, Any], max_message: int, start_timeout: float) -> None:
-        threading.Thread(target=self._drain_stderr, name="rlm-worker-stderr", daemon=True).start()
+        drain = threading.Thread(target=self._drain_stderr, name="rlm-worker-stderr", daemon=True)
+        drain.start()
         try:
             self.channel.send_json({"modules": shipped_sources(), "config": config,
                                     "max_message": max_message})  # fmt: skip
         except wire.WireError as exc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=2)  # its last words (e.g. the namespace launcher's)
+            drain.join(timeout=1)
             self.kill("worker exited during start")
             raise WorkerLost(f"worker exited during start: {exc}; {self.stderr_tail()}") from exc
         self._reader = threading.Thread(
@@ -190,6 +194,7 @@ class WorkerProcess:
         except WorkerLost as exc:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=2)  # let the stderr drain catch the last words
+            drain.join(timeout=1)
             raise WorkerLost(f"{exc.reason}; stderr: {self.stderr_tail() or '(empty)'}") from exc
         if ready.get("op") == "unavailable":
             self.kill("lockdown unavailable")
