@@ -176,6 +176,7 @@ class REPLSession:
         # ask_chunks, ... over `context`. Passed in, so this module imports nothing of ours.
         self._toolkit = toolkit
         self._helpers: dict[str, Any] = {}
+        self._helper_specs: dict[str, Any] = {}  # pristine copies: rebuilt before each cell
         self._call_host = call_host
         self.capture_limit = capture_limit
         self.compaction = compaction
@@ -241,10 +242,14 @@ class REPLSession:
             if index == 0:
                 try:
                     self._helpers = self._toolkit.build_helpers(
-                        value, self._llm_query, self._llm_query_batched
+                        value,
+                        self._factories["llm_query"](self),
+                        self._factories["llm_query_batched"](self),
                     )
+                    self._helper_specs = {n: _snapshot(f) for n, f in self._helpers.items()
+                                          if isinstance(f, types.FunctionType)}  # fmt: skip
                 except Exception as exc:  # e.g. MemoryError joining a huge document list
-                    self._helpers = {}
+                    self._helpers, self._helper_specs = {}, {}
                     if sys.__stderr__ is not None:  # the host's log / the worker's stderr
                         sys.__stderr__.write(f"rlm: ctx/P helpers unavailable: {exc!r}\n")
         self._contexts[index] = value
@@ -265,16 +270,14 @@ class REPLSession:
 
     def _restore_names(self) -> None:
         ns = self.namespace
-<<<<<<< HEAD
         # Fresh function objects every time, never one kept in a table: model code that
-        # swapped a helper's `__code__`, or rebound what a helper's table points to, does not
-        # carry into the next cell or turn.
+        # swapped a helper's `__code__`, defaults or closure cells, or rebound what a
+        # helper's table points to, does not carry into the next cell or turn.
         for name in self._functions:
             ns[name] = self._factories[name](self)
-=======
-        ns.update(self._functions)
-        ns.update(self._helpers)
->>>>>>> main
+        for name, value in self._helpers.items():
+            spec = self._helper_specs.get(name)
+            ns[name] = _rebuild(spec) if spec is not None else value
         ns.update(self._tools)
         if 0 in self._contexts:
             ns["context"] = self._contexts[0]
@@ -402,6 +405,36 @@ def _session_helper(method: str, name: str) -> Callable[[REPLSession], Any]:
         return helper
 
     return factory
+
+
+def _snapshot(fn: Any, depth: int = 3) -> tuple[Any, ...]:
+    """What rebuilds `fn` as it is now: code, globals, name, defaults and closure contents
+    (functions among them snapshotted too, `depth` levels down)."""
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            content = cell.cell_contents
+        except ValueError:  # an empty cell
+            content = None
+        if depth and isinstance(content, types.FunctionType):
+            content = ("fn", _snapshot(content, depth - 1))
+        else:
+            content = ("value", content)
+        cells.append(content)
+    kwdefaults = dict(fn.__kwdefaults__) if fn.__kwdefaults__ else None
+    closure = tuple(cells) if fn.__closure__ is not None else None
+    return (fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, kwdefaults, closure)
+
+
+def _rebuild(spec: tuple[Any, ...]) -> Any:
+    """A new function object (new cells too) from a `_snapshot`."""
+    code, globals_, name, defaults, kwdefaults, cells = spec
+    closure = None
+    if cells is not None:
+        closure = tuple(types.CellType(_rebuild(c) if kind == "fn" else c) for kind, c in cells)
+    fn = types.FunctionType(code, globals_, name, defaults, closure)
+    fn.__kwdefaults__ = dict(kwdefaults) if kwdefaults else None
+    return fn
 
 
 # Protected REPL helpers: name -> factory(session) building a fresh callable each cell.
