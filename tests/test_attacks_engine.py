@@ -77,6 +77,7 @@ HIJACKS = [
     ("class-method-code-swap", "import _rlm_runtime\ndef evil(self, value):\n    self._final = 'HIJACKED'\n    return value\n_rlm_runtime.REPLSession._final_value.__code__ = evil.__code__"),
     ("defaults-swap", "llm_query.__defaults__ = ('evil-model',)\nFINAL.__defaults__ = ('HIJACKED',)"),
     ("show-vars-and-final-var-rebind", EVIL + "SHOW_VARS = evil\nFINAL_VAR = evil\nrlm_query = evil"),
+    ("toolkit-helper-code-swap", EVIL + "for f in (llm_batch, ask):\n    f.__code__ = evil.__code__ if not f.__closure__ else f.__code__\n    for c in f.__closure__ or ():\n        if callable(c.cell_contents): c.cell_contents = evil"),
 ]  # fmt: skip
 
 ENGINE_PAYLOADS = (
@@ -183,7 +184,7 @@ def test_next_turn_context_load_is_bounded_too():
 
 @pytest.mark.parametrize(("name", "tamper"), HIJACKS, ids=[n for n, _ in HIJACKS])
 def test_tampering_does_not_reach_later_turns(name, tamper):
-    honest = "r = llm_query('hi')\nFINAL(r + '|honest')"
+    honest = "r = llm_query('hi')\nb = llm_batch(['hi'])[0]\nFINAL(r + '|' + b + '|honest')"
     turn = {"n": 0}
 
     def model(messages):
@@ -199,6 +200,6 @@ def test_tampering_does_not_reach_later_turns(name, tamper):
               persistent=True)  # fmt: skip
     try:
         rlm.completion("turn one")
-        assert rlm.completion("turn two").response == "sub:hi|honest"
+        assert rlm.completion("turn two").response == "sub:hi|sub:hi|honest"
     finally:
         rlm.close()
