@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import sys
@@ -23,6 +22,8 @@ from typing import Any
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.proxies import Exposed, ProxyTable
 from rlm.environments.sandbox import wire
+from rlm.environments.sandbox.caps import answer_text, capped_result
+from rlm.environments.sandbox.namespaces import NamespacePlan
 from rlm.environments.sandbox.payload import Payload as _Payload
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
 from rlm.environments.toolkit import to_wire
@@ -32,7 +33,7 @@ from rlm.types import REPLResult
 log = logging.getLogger(__name__)
 
 GiB = 1024**3
-LOCKDOWN_FEATURES = ("rlimits", "capabilities", "landlock", "seccomp")
+LOCKDOWN_FEATURES = ("namespaces", "rlimits", "capabilities", "landlock", "seccomp")
 
 
 def _read_only_paths() -> list[str]:
@@ -54,8 +55,11 @@ class SandboxREPL(BaseEnv):
     cell_timeout (300 s), memory_limit (bytes; default 2 GiB + 4x the contexts' size),
     cpu_limit (CPU seconds for one worker's life, default 3600), max_output_chars (1,000,000
     per stream per cell), max_file_size (256 MiB), max_open_files (256), max_message (64 MiB),
-    allow_degraded (lockdown layers that may be missing: "landlock", "seccomp", ...),
-    bubblewrap (True: wrap the worker in `bwrap` namespaces as well), python (interpreter).
+    allow_degraded (lockdown layers that may be missing: "namespaces", "landlock", "seccomp",
+    ...), namespaces ("auto": bwrap if installed, else set up by the sandbox itself;
+    "bwrap"; "unshare"; "off", only with allow_degraded=["namespaces"]), bubblewrap (older
+    spelling: True is "bwrap", False is "off"), python
+    (interpreter), landlock_max_abi (internal, tests: act as a kernel with at most this ABI).
     """
 
     name = "sandbox"
@@ -81,9 +85,11 @@ class SandboxREPL(BaseEnv):
         max_open_files: int = 256,
         max_message: int = wire.DEFAULT_MAX_MESSAGE,
         allow_degraded: list[str] | tuple[str, ...] | str | None = None,
-        bubblewrap: bool = False,
+        namespaces: str = "auto",
+        bubblewrap: bool | None = None,
         python: str | None = None,
         start_timeout: float = 60.0,
+        landlock_max_abi: int | None = None,
         **kwargs: Any,
     ):
         super().__init__(host, tools, **kwargs)
@@ -124,9 +130,13 @@ class SandboxREPL(BaseEnv):
         self.max_message = int(max_message)
         self.allow_degraded = list(allow_degraded or ())
         self.bubblewrap = bubblewrap
+        if bubblewrap is not None:  # the older spelling
+            namespaces = "bwrap" if bubblewrap else "off"
+        self._namespaces = NamespacePlan(namespaces, "namespaces" in self.allow_degraded)
         self.python = python or sys.executable
         self.start_timeout = start_timeout
         self._proxies = ProxyTable()
+        self.landlock_max_abi = landlock_max_abi
         self._tool_data, self._tool_callables = self._split_tools(self.tools)
         self._contexts: dict[int, _Payload] = {}
         self._histories: dict[int, _Payload] = {}
@@ -142,6 +152,8 @@ class SandboxREPL(BaseEnv):
         self._partial: str | None = None
         self._cells_run = 0
         self._running = False
+        self._busy = False  # any request in flight (cell, load, read): interrupt() kills it
+        self._stopped_by_host = False  # interrupt() ended a load or read
         self._interrupt_pending = False
         self._start()
         self._finish_init()
@@ -168,20 +180,10 @@ class SandboxREPL(BaseEnv):
 
     def _argv(self) -> list[str]:
         argv = [self.python, "-I", "-B"]
-        if not self.bubblewrap:
+        if "namespaces" not in self.layers:
             return argv
-        bwrap = shutil.which("bwrap")
-        if bwrap is None:
-            raise SandboxUnavailableError(
-                "bubblewrap=True but `bwrap` is not installed (Debian: apt-get install "
-                "bubblewrap). Drop bubblewrap=True to use the kernel lockdown alone."
-            )
         assert self._tmpdir is not None
-        wrap = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc",
-                "--dev", "/dev", "--bind", self._tmpdir, self._tmpdir, "--chdir", self._tmpdir]  # fmt: skip
-        for path in _read_only_paths():
-            wrap += ["--ro-bind", path, path]
-        return [*wrap, *argv]
+        return self._namespaces.wrap(argv, self._tmpdir, _read_only_paths())
 
     def _worker_config(self) -> dict[str, Any]:
         assert self._tmpdir is not None
@@ -201,6 +203,7 @@ class SandboxREPL(BaseEnv):
                 "read_only": _read_only_paths(),
                 "read_write": [self._tmpdir],
                 "env": self._worker_env(),
+                "landlock_max_abi": self.landlock_max_abi,
             },
         }
 
@@ -269,6 +272,8 @@ class SandboxREPL(BaseEnv):
                 "or use environment='docker'."
             ) from exc
         except WorkerLost as exc:
+            if self._namespaces.applies_to(exc.reason) and self._namespaces.failed(exc.reason):
+                return self._spawn()
             raise REPLEnvironmentError(f"the sandbox worker failed to start: {exc.reason}") from exc
         except OSError as exc:
             raise REPLEnvironmentError(f"cannot start the sandbox worker ({exc})") from exc
@@ -302,11 +307,17 @@ class SandboxREPL(BaseEnv):
 
     @property
     def lockdown_report(self) -> dict[str, Any]:
-        return dict(self._worker.lockdown_report) if self._worker else {}
+        if self._worker is None:
+            return {}
+        report = dict(self._worker.lockdown_report)
+        if "namespaces" in self.layers:
+            self._namespaces.add_to(report)
+        return report
 
     @property
     def worker_pid(self) -> int | None:
-        return self._worker.proc.pid if self._worker else None
+        """The worker interpreter's pid as the host sees it (inside bwrap: bwrap's grandchild)."""
+        return self._worker.pid if self._worker else None
 
     # -- requests -------------------------------------------------------------------------------
     def _request(self, msg: dict[str, Any], expect: tuple[str, ...], timeout: float | None = None,
@@ -319,7 +330,13 @@ class SandboxREPL(BaseEnv):
         self._seq += 1
         msg["id"] = self._seq
         send = None if payload is None else (lambda: payload.send(self._worker.channel))
-        reply = self._worker.request(msg, expect, timeout, payload=send)
+        # Only a cell's clock stops while model calls run; a load or a read is wall time.
+        is_cell = msg.get("op") == "exec"
+        self._busy = True
+        try:
+            reply = self._worker.request(msg, expect, timeout, payload=send, count_time=is_cell)
+        finally:
+            self._busy = False
         if reply.get("id") != self._seq:
             self._worker.kill("reply id mismatch")
             raise WorkerLost("the worker answered out of turn")
@@ -335,11 +352,18 @@ class SandboxREPL(BaseEnv):
             self._request(msg, ("ack",), self.cell_timeout)
 
     def _with_recovery(self, action: Any, what: str) -> Any:
-        """Run `action`; if the worker dies under it, start a fresh one and retry once."""
+        """Run `action`; if the worker dies under it, start a fresh one and retry once.
+        If the host interrupted it (a run limit), stop there: the next cell starts a fresh
+        worker with everything reloaded, and the run's limit error is raised by the engine."""
         with self._lock:
+            self._stopped_by_host = False
             try:
                 return action()
             except WorkerLost as exc:
+                if self._stopped_by_host:
+                    self._stop_worker()
+                    self._note = f"The REPL worker was stopped while {what}: state lost."
+                    return None
                 self._restart(f"The REPL worker was lost while {what} ({exc.reason}).")
                 return action()
 
@@ -427,42 +451,13 @@ class SandboxREPL(BaseEnv):
                 return self._lost(f"The REPL worker sent a malformed result ({exc}).", note)
 
     def _result(self, reply: dict[str, Any], note: str | None) -> REPLResult:
-        def text(key: str) -> str:
-            value = reply.get(key)
-            return value if isinstance(value, str) else ""
-
-        def number(key: str) -> float:
-            value = reply.get(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return 0.0
-            value = float(value)
-            return value if math.isfinite(value) and value >= 0 else 0.0
-
-        local_names = reply.get("locals")
-        locals_ = (
-            {str(k): str(v) for k, v in local_names.items()}
-            if isinstance(local_names, dict)
-            else {}
-        )
-        final = reply.get("final_answer")
-        partial = reply.get("partial_answer")
-        self._partial = partial if isinstance(partial, str) else None
-        stderr = text("stderr")
-        if note:
-            stderr = f"{note}\n{stderr}"
-        return REPLResult(
-            stdout=text("stdout"),
-            stderr=stderr,
-            locals=locals_,
-            execution_time=number("execution_time"),
-            final_answer=final if isinstance(final, str) else None,
-            truncated_chars=int(number("truncated_chars")),
-        )
+        self._partial = answer_text(reply.get("partial_answer"))
+        return capped_result(reply, self.max_output_chars, note)
 
     def _keep_peeked(self) -> None:
         worker = self._worker
         if worker is not None and worker.peeked is not None:
-            self._partial = worker.peeked
+            self._partial = answer_text(worker.peeked)
 
     def _lost(self, what: str, note: str | None) -> REPLResult:
         """The worker is gone: say so, and have a fresh one with contexts reloaded."""
@@ -489,15 +484,19 @@ class SandboxREPL(BaseEnv):
         if not isinstance(name, str) or not name.isidentifier():
             return None
         with self._lock:
+            self._stopped_by_host = False
             try:
                 reply = self._request(
                     {"op": "resolve", "name": name}, ("resolved",), min(30.0, self.cell_timeout)
                 )
             except WorkerLost:
+                if self._stopped_by_host:  # a run limit: no fresh worker needed now
+                    self._stop_worker()
+                    self._note = "The REPL worker was stopped while reading a variable."
+                    return None
                 self._restart("The REPL worker was lost while reading a variable.")
                 return None
-        value = reply.get("value")
-        return value if isinstance(value, str) else None
+        return answer_text(reply.get("value"))
 
     @property
     def locals(self) -> dict[str, Any]:
@@ -530,15 +529,18 @@ class SandboxREPL(BaseEnv):
         return self._partial
 
     def interrupt(self) -> None:
-        """Kill the running cell (and its worker) from any thread; the next call restarts."""
+        """Kill the running cell, or a load or read in flight (with its worker), from any
+        thread; the next call restarts. Nothing in flight: the next cell does not run."""
         worker = self._worker
-        if not self._running:
-            # No cell to stop (yet): stop the next one before it starts.
+        if not self._busy:
             self._interrupt_pending = True
             return
         if worker is not None:
-            self._interrupted = True
-            worker.peek(0.3)  # keep what the model wrote into `answer` so far
+            if self._running:
+                self._interrupted = True
+                worker.peek(0.3)  # keep what the model wrote into `answer` so far
+            else:
+                self._stopped_by_host = True
             worker.kill("interrupted by the host")
 
     def close(self) -> None:

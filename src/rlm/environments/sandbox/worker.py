@@ -46,7 +46,9 @@ class Worker:
         with self.pending_lock:
             self.pending[rid] = slot
         try:
-            self.channel.send_json({"op": "call", "id": rid, "name": name, "payload": payload})
+            data = wire.encode_json({"op": "call", "id": rid, "name": name, "payload": payload})
+            wire.check_call(data)  # the host holds calls to this budget: say so here, politely
+            self.channel.send_encoded(data)
         except (TypeError, ValueError) as exc:
             with self.pending_lock:
                 self.pending.pop(rid, None)
@@ -187,8 +189,9 @@ class Worker:
                     out["final_answer"] = final[:max_final]
                     out["stderr"] += f"\n[final answer cut to {max_final} characters]\n"
                 out["partial_answer"] = self.session.partial_answer
-                out["op"] = "result"
-                out["id"] = msg.get("id")
+                out["locals"] = _few_locals(out.get("locals") or {})
+                # "op" first: the host holds frames that start as calls to a smaller budget.
+                out = {"op": "result", "id": msg.get("id"), **out}
                 try:
                     send(out)
                 except wire.WireError as exc:  # too big even after the caps: say so, keep state
@@ -219,6 +222,18 @@ class Worker:
 
 
 _ASCII_HEADER = sys.getsizeof("") - 1  # sizeof(PyASCIIObject) in CPython
+MAX_LOCALS, MAX_NAME_CHARS = 1_000, 100  # the host applies the same caps again
+
+
+def _few_locals(names: dict[str, str]) -> dict[str, str]:
+    """The first MAX_LOCALS variables, names cut: 300k variables are not a listing."""
+    shown = {}
+    for key, value in names.items():
+        if len(shown) >= MAX_LOCALS:
+            shown["..."] = f"{len(names) - MAX_LOCALS:,} more variables not listed"
+            break
+        shown[str(key)[:MAX_NAME_CHARS]] = value
+    return shown
 
 
 def _new_ascii_str(n: int) -> Any:
@@ -310,6 +325,13 @@ def main(rfd: int, wfd: int, boot: dict[str, Any]) -> None:
         faulthandler.enable(file=sys.__stderr__)
     except (ValueError, AttributeError, OSError):
         pass  # no usable stderr: crashes are still seen by the host as EOF
+    if config.get("executor") == "ipython":
+        # IPython's first start copies its profile files with their modes (chmod), which
+        # seccomp refuses: create the profile before the lockdown.
+        from IPython.core.profiledir import ProfileDir
+
+        os.makedirs(os.environ["IPYTHONDIR"], exist_ok=True)
+        ProfileDir.create_profile_dir_by_name(os.environ["IPYTHONDIR"], "default")
     try:
         report = lockdown.apply(config["lockdown"])
     except lockdown.LockdownUnavailable as exc:
