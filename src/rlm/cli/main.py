@@ -271,5 +271,10 @@ def config_show() -> None:
     click.echo(f"log dir: {_log_dir(settings)}")
 
 
+# Subcommands that live in their own modules.
+from rlm.cli.batch import batch as _batch  # noqa: E402
+
+main.add_command(_batch)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
