@@ -273,8 +273,10 @@ def config_show() -> None:
 
 # Subcommands that live in their own modules.
 from rlm.cli.batch import batch as _batch  # noqa: E402
+from rlm.cli.serve import serve as _serve  # noqa: E402
 
 main.add_command(_batch)
+main.add_command(_serve)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
