@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import sys
 import threading
 import time
 from typing import Any
@@ -76,7 +77,25 @@ def ipython_skip_reason() -> str | None:
     return None
 
 
-ALL_ENVS = ["local", "sandbox", "docker", "ipython"]
+@functools.cache
+def remote_fake(name: str) -> Any:
+    """The loopback provider a remote environment's SDK talks to (one per test session), or
+    the reason there is none."""
+    import fake_sandboxes
+
+    return fake_sandboxes.start(name)
+
+
+def remote_kwargs(name: str) -> dict[str, Any]:
+    fake = remote_fake(name)
+    if isinstance(fake, str):
+        pytest.skip(f"{name} environment: {fake}")
+    # The fake provider runs commands on this machine: the worker uses this interpreter.
+    return {**fake.env_kwargs(), "python": sys.executable}
+
+
+REMOTE_ENVS = ["e2b", "modal", "daytona", "prime"]
+ALL_ENVS = ["local", "sandbox", "docker", "ipython", *REMOTE_ENVS]
 
 
 def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, **kwargs: Any):
@@ -88,5 +107,7 @@ def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, *
     }.get(name)
     if reason is not None and (why := reason()) is not None:
         pytest.skip(f"{name} environment unavailable: {why}")
+    if name in REMOTE_ENVS:
+        kwargs = {**remote_kwargs(name), **kwargs}
     host = host if host is not None else EchoHost(tools)
     return get_environment(name, host=host, tools=tools or [], **kwargs)

@@ -103,12 +103,21 @@ class RayEngine:
                                       "configure_logging": False}  # fmt: skip
             if address:
                 kwargs["address"] = address
+                ray.init(**kwargs)
             else:
                 kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
-                # Workers import rlm the way this process does.
-                path = os.pathsep.join(p for p in sys.path if p)
-                kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
-            ray.init(**kwargs)
+                # Workers must import rlm (and the caller's modules) the way this process does.
+                # They inherit the runtime's environment; a runtime_env would do it too, but
+                # it gives tasks a separate, much slower worker pool (10x in our benchmark).
+                saved = os.environ.get("PYTHONPATH")
+                os.environ["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
+                try:
+                    ray.init(**kwargs)
+                finally:
+                    if saved is None:
+                        os.environ.pop("PYTHONPATH", None)
+                    else:
+                        os.environ["PYTHONPATH"] = saved
             self._started = True
         self._remote = ray.remote(run_task).options(num_cpus=task_cpus, max_retries=0)
 
@@ -128,7 +137,10 @@ class RayEngine:
 
         top_up()
         while running:
-            done, _ = ray.wait(list(running), num_returns=1)
+            refs = list(running)
+            done, rest = ray.wait(refs, num_returns=1)
+            if rest:  # take every other finished task too, without waiting
+                done += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
             for ref in done:
                 task = running.pop(ref)
                 try:

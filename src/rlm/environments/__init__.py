@@ -27,6 +27,10 @@ REGISTRY: Registry = {
     "sandbox": ("rlm.environments.sandbox:SandboxREPL", None),
     "docker": ("rlm.environments.docker:DockerREPL", None),
     "ipython": ("rlm.environments.ipython:IPythonREPL", "ipython"),
+    "e2b": ("rlm.environments.e2b:E2BREPL", "e2b"),
+    "modal": ("rlm.environments.modal:ModalREPL", "modal"),
+    "daytona": ("rlm.environments.daytona:DaytonaREPL", "daytona"),
+    "prime": ("rlm.environments.prime:PrimeREPL", "prime"),
 }
 
 

@@ -98,6 +98,7 @@ class WorkerProcess:
         use_socketpair: bool = True,
         on_kill: Callable[[], None] | None = None,
         send_timeout: float = 300.0,
+        launch: Callable[[], tuple[Any, socket.socket]] | None = None,
     ):
         self.host_call = host_call
         self.pool = pool
@@ -116,7 +117,14 @@ class WorkerProcess:
         self._peek_event = threading.Event()
         self._on_kill = on_kill  # e.g. `docker kill`: the CLI's death does not stop a container
 
-        if use_socketpair:
+        if launch is not None:
+            # A worker somewhere else (a provider's sandbox): `launch` starts it and returns a
+            # process handle (poll/wait/kill, no local pid) and our end of a local socket that
+            # carries the same frames (see rlm.environments.remote).
+            self.proc, self._sock = launch()
+            fd = self._sock.fileno()
+            self.channel = wire.Channel(fd, fd, max_message)
+        elif use_socketpair:
             host_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             for sock in (host_sock, child_sock):  # big buffers: fewer wakeups for contexts
                 for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
@@ -386,8 +394,9 @@ class WorkerProcess:
                 self._on_kill()
             except Exception as exc:  # best effort; the process group is killed below anyway
                 log.warning("sandbox worker kill hook failed: %s", exc)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        if isinstance(self.proc, subprocess.Popen):  # a remote handle has no local group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
 
