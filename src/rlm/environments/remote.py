@@ -89,6 +89,46 @@ class RemoteStream(Protocol):
         """Stop the process (and whatever it started). Best effort; never raises."""
 
 
+class LoopThread:
+    """An event loop on its own thread, for adapters whose SDK is async (or streams only
+    through callbacks): `run(coro)` blocks for a result, `stream(fn)` turns an async
+    callback-driven reader into the (kind, text) iterator `RemoteStream.output` wants."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="rlm-remote-loop", daemon=True).start()
+
+    def run(self, coro: Any, timeout: float | None = None) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stream(self, reader: Any) -> Iterator[tuple[str, str]]:
+        """`reader(on_stdout, on_stderr)` is a coroutine that calls them until the end."""
+        import asyncio
+        import queue
+
+        pieces: queue.Queue = queue.Queue()
+        done = object()
+
+        async def pump() -> None:
+            try:
+                await reader(
+                    lambda t: pieces.put(("stdout", t)), lambda t: pieces.put(("stderr", t))
+                )
+            finally:
+                pieces.put(done)
+
+        asyncio.run_coroutine_threadsafe(pump(), self.loop)
+        while (item := pieces.get()) is not done:
+            yield item
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
 class RemoteHandle:
     """Stands in for `subprocess.Popen` in `WorkerProcess`: poll/wait/kill and a stderr pipe."""
 
