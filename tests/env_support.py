@@ -95,7 +95,15 @@ def remote_kwargs(name: str) -> dict[str, Any]:
 
 
 REMOTE_ENVS = ["e2b", "modal", "daytona", "prime"]
-ALL_ENVS = ["local", "sandbox", "docker", "ipython", *REMOTE_ENVS]
+
+
+def monty_skip_reason() -> str | None:
+    if importlib.util.find_spec("pydantic_monty") is None:
+        return "pydantic-monty is not installed (pip install 'rlm[monty]')"
+    return None
+
+
+ALL_ENVS = ["local", "sandbox", "docker", "ipython", "monty", *REMOTE_ENVS]
 
 
 def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, **kwargs: Any):
@@ -104,6 +112,7 @@ def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, *
         "docker": docker_skip_reason,
         "ipython": ipython_skip_reason,
         "sandbox": sandbox_skip_reason,
+        "monty": monty_skip_reason,
     }.get(name)
     if reason is not None and (why := reason()) is not None:
         pytest.skip(f"{name} environment unavailable: {why}")

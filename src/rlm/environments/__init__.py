@@ -31,6 +31,7 @@ REGISTRY: Registry = {
     "modal": ("rlm.environments.modal:ModalREPL", "modal"),
     "daytona": ("rlm.environments.daytona:DaytonaREPL", "daytona"),
     "prime": ("rlm.environments.prime:PrimeREPL", "prime"),
+    "monty": ("rlm.environments.monty:MontyREPL", "monty"),
 }
 
 
