@@ -53,7 +53,19 @@ class EchoHost:
 def docker_skip_reason() -> str | None:
     from rlm.environments.docker import docker_available
 
-    return docker_available()
+    if (why := docker_available()) is not None:
+        return why
+    if docker_test_image() is None:
+        return "could not build a local python3 image (docker import failed)"
+    return None
+
+
+@functools.cache
+def docker_test_image() -> str | None:
+    """No registry is reachable: the tests' image is imported from this machine's python3."""
+    from docker_image import ensure_image
+
+    return ensure_image()
 
 
 @functools.cache
@@ -118,5 +130,7 @@ def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, *
         pytest.skip(f"{name} environment unavailable: {why}")
     if name in REMOTE_ENVS:
         kwargs = {**remote_kwargs(name), **kwargs}
+    if name == "docker":
+        kwargs.setdefault("image", docker_test_image())
     host = host if host is not None else EchoHost(tools)
     return get_environment(name, host=host, tools=tools or [], **kwargs)
