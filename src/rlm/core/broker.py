@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from rlm._bounded import preview
 from rlm.clients.base import BaseLM, as_messages
 from rlm.core.workers import LOOP, BoundedRunner
 from rlm.environments.base import HOST_CALLS
@@ -23,7 +24,7 @@ from rlm.errors import BrokerError, CancellationError, LimitExceededError, RLMEr
 from rlm.types import LMResponse, ModelUsageSummary, RLMChatCompletion, UsageSummary
 
 if TYPE_CHECKING:
-    from rlm.core.engine import RunScope
+    from rlm.core.scope import RunScope
 
 log = logging.getLogger("rlm")
 PREVIEW_CHARS = 120
@@ -32,8 +33,9 @@ PREVIEW_CHARS = 120
 class Broker:
     """Serves one run's REPL callbacks. Records every sub-call for the trajectory."""
 
-    def __init__(self, scope: RunScope):
+    def __init__(self, scope: RunScope, spawn: Callable[[Any, str | None], RLMChatCompletion]):
         self.scope = scope
+        self._spawn = spawn  # runs a child RLM: (prompt, model) -> its completion
         self._pool = BoundedRunner(scope.config.max_concurrent_subcalls)
         self._semaphore: asyncio.Semaphore | None = None  # created on the loop thread
         # Slots are reserved when a call is submitted, so records keep the order of the
@@ -81,24 +83,41 @@ class Broker:
         scope = self.scope
         scope.guard.check()
         client = scope.router.pick(model, scope.depth + 1)
+        # Counted against max_subcalls here, in prompt order, so which items a spent budget
+        # refuses does not depend on thread timing.
+        refusals = [scope.guard.begin_subcall() for _ in prompts]
         if client.native_async:
             # The whole batch is one task on the loop: one wake-up instead of one per prompt.
-            return self._wait(LOOP.submit(self._batch_async(client, prompts)))
+            return self._wait(LOOP.submit(self._batch_async(client, prompts, refusals)))
         return self._collect(
-            [self._pool.submit(self._one_llm_call, client, p, self._reserve()) for p in prompts]
+            [
+                _done(note)
+                if note
+                else self._pool.submit(self._one_llm_call, client, p, self._reserve())
+                for p, note in zip(prompts, refusals, strict=True)
+            ]
         )
 
     def _rlm_query(self, prompt: Any, model: str | None = None) -> str:
         if not self.scope.can_recurse:
             return self._llm_query(prompt, model)
+        note = self.scope.guard.begin_subcall()
+        if note:
+            return note
         return self._wait(self._pool.submit(self._one_child_run, prompt, model, self._reserve()))
 
     def _rlm_query_batched(self, prompts: list[Any], model: str | None = None) -> list[str]:
         if not self.scope.can_recurse:
             return self._llm_query_batched(prompts, model)
         _require_list(prompts)
+        refusals = [self.scope.guard.begin_subcall() for _ in prompts]
         return self._collect(
-            [self._pool.submit(self._one_child_run, p, model, self._reserve()) for p in prompts]
+            [
+                _done(note)
+                if note
+                else self._pool.submit(self._one_child_run, p, model, self._reserve())
+                for p, note in zip(prompts, refusals, strict=True)
+            ]
         )
 
     def _tool(self, name: str, args: list[Any] | None = None, kwargs: dict | None = None) -> Any:
@@ -130,11 +149,15 @@ class Broker:
                 results.append(f"Error: {type(exc).__name__}: {exc}")
         return results
 
-    async def _batch_async(self, client: BaseLM, prompts: list[Any]) -> list[str]:
-        slots = [self._reserve() for _ in prompts]
+    async def _batch_async(
+        self, client: BaseLM, prompts: list[Any], refusals: list[str | None]
+    ) -> list[str]:
+        slots = [None if note else self._reserve() for note in refusals]
         tasks = [
-            asyncio.ensure_future(self._one_llm_call_async(client, p, slot))
-            for p, slot in zip(prompts, slots, strict=True)
+            asyncio.ensure_future(
+                _refused(note) if note else self._one_llm_call_async(client, p, slot)
+            )
+            for p, slot, note in zip(prompts, slots, refusals, strict=True)
         ]
         try:
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -156,6 +179,9 @@ class Broker:
         scope = self.scope
         scope.guard.check()
         client = scope.router.pick(model, scope.depth + 1)
+        note = scope.guard.begin_subcall()
+        if note:
+            return _done(note)
         if client.native_async:
             return LOOP.submit(self._one_llm_call_async(client, prompt, self._reserve()))
         return self._pool.submit(self._one_llm_call, client, prompt, self._reserve())
@@ -186,15 +212,15 @@ class Broker:
     def _started(self, client: BaseLM, prompt: Any) -> float:
         scope = self.scope
         scope.guard.check()  # a call queued behind the concurrency bound may start after a trip
-        if scope.config.callbacks.on_subcall_start is not None:
-            scope.fire("on_subcall_start", scope.depth + 1, client.model_name, _preview(prompt))
+        if scope.observed:
+            scope.observer.subcall_started(scope.depth + 1, client.model_name, _preview(prompt))
         return time.perf_counter()
 
     def _failed(self, client: BaseLM, started: float, exc: BaseException) -> None:
         elapsed = time.perf_counter() - started
         error = f"{type(exc).__name__}: {exc}"
-        self.scope.fire(
-            "on_subcall_complete", self.scope.depth + 1, client.model_name, elapsed, error
+        self.scope.observer.subcall_completed(
+            self.scope.depth + 1, client.model_name, elapsed, error
         )
 
     def _finished(
@@ -202,7 +228,7 @@ class Broker:
     ) -> str:
         scope = self.scope
         elapsed = time.perf_counter() - started
-        scope.fire("on_subcall_complete", scope.depth + 1, client.model_name, elapsed, None)
+        scope.observer.subcall_completed(scope.depth + 1, client.model_name, elapsed, None)
         name = response.usage.model or client.model_name
         self._record(
             RLMChatCompletion(
@@ -214,25 +240,25 @@ class Broker:
             ),
             slot,
         )
-        scope.guard.charge(response.usage)
+        scope.guard.charge(response.usage, subcall=True)
         return response.text
 
     def _one_child_run(self, prompt: Any, model: str | None, slot: _Slot) -> str:
         scope = self.scope
         scope.guard.check()
         name = scope.router.pick(model, scope.depth + 1).model_name
-        scope.fire("on_subcall_start", scope.depth + 1, name, _preview(prompt))
+        observer = scope.observer
+        if scope.observed:
+            observer.subcall_started(scope.depth + 1, name, _preview(prompt))
         start = time.perf_counter()
         error: str | None = None
         try:
-            result = scope.spawn_child(prompt, model)
+            result = self._spawn(prompt, model)
         except RLMError as exc:
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            scope.fire(
-                "on_subcall_complete", scope.depth + 1, name, time.perf_counter() - start, error
-            )
+            observer.subcall_completed(scope.depth + 1, name, time.perf_counter() - start, error)
         self._record(result, slot)
         return result.response
 
@@ -255,6 +281,16 @@ class _Slot:
         self.record: RLMChatCompletion | None = None
 
 
+def _done(value: str) -> Future[str]:
+    future: Future[str] = Future()
+    future.set_result(value)
+    return future
+
+
+async def _refused(note: str) -> str:
+    return note
+
+
 def _require_list(prompts: Any) -> None:
     if not isinstance(prompts, list):
         raise TypeError(f"prompts must be a list, not {type(prompts).__name__}")
@@ -267,5 +303,4 @@ def _single(usage: Any) -> ModelUsageSummary:
 
 
 def _preview(prompt: Any) -> str:
-    text = prompt if isinstance(prompt, str) else str(prompt)
-    return text[:PREVIEW_CHARS]
+    return preview(prompt, PREVIEW_CHARS)

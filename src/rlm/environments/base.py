@@ -16,8 +16,12 @@ from typing import Any, Protocol
 
 # Names the engine provides in every REPL (defined by the stdlib-only runtime, which the
 # sandbox worker loads on its own); model code that rebinds them gets them back.
-from rlm.environments.runtime import RESERVED_NAMES  # noqa: F401 - re-exported
+from rlm.environments.runtime import RESERVED_NAMES as _SESSION_NAMES
+from rlm.environments.toolkit import HELPER_NAMES
 from rlm.types import REPLResult
+
+#: Every name the REPL provides: the session's own and the runtime layer's helpers.
+RESERVED_NAMES: frozenset[str] = _SESSION_NAMES | frozenset(HELPER_NAMES)
 
 # Host callback names served over the broker. "tool" carries {"name", "args", "kwargs"}.
 HOST_CALLS: frozenset[str] = frozenset(
@@ -85,6 +89,11 @@ class BaseEnv(ABC):
     @abstractmethod
     def resolve_variable(self, name: str) -> str | None:
         """`str(value)` of a REPL variable, or None when it is not bound."""
+
+    @property
+    def partial_answer(self) -> str | None:
+        """The best answer so far (`answer["content"]`), for a run stopped by a limit."""
+        return None
 
     def interrupt(self) -> None:  # noqa: B027 - optional hook
         """Stop the running cell from another thread (limits, Ctrl-C). Best effort."""

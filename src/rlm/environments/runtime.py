@@ -27,8 +27,8 @@ from typing import Any
 
 CallHost = Callable[[str, dict[str, Any]], Any]
 
-# Kept in sync with rlm.environments.base.RESERVED_NAMES (this module must stay stdlib-only
-# and importable on its own inside a worker).
+# With the toolkit's HELPER_NAMES these make rlm.environments.base.RESERVED_NAMES (this
+# module must stay stdlib-only and importable on its own inside a worker).
 FUNCTION_NAMES = (
     "llm_query",
     "llm_query_batched",
@@ -88,19 +88,39 @@ class _StreamRouter(io.TextIOBase):
             return target.write(text)
         return self._fallback.write(text)
 
+    def _captured(self) -> bool:
+        return getattr(_capture_state, self._slot, None) is not None
+
     def flush(self) -> None:
-        if getattr(_capture_state, self._slot, None) is None:
+        if not self._captured():
             self._fallback.flush()
 
     def writable(self) -> bool:
         return True
 
+    # Host code (rich, click, faulthandler) sees the original stream: the router is only
+    # visible to the thread whose output it is capturing.
     @property
     def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
+        return "utf-8" if self._captured() else getattr(self._fallback, "encoding", "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return "strict" if self._captured() else getattr(self._fallback, "errors", None)
 
     def isatty(self) -> bool:
-        return False
+        return False if self._captured() else self._fallback.isatty()
+
+    def fileno(self) -> int:
+        if self._captured():
+            raise io.UnsupportedOperation("captured REPL output has no file descriptor")
+        return self._fallback.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        # buffer, name, mode, reconfigure, ...: whatever the original stream offers.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._fallback, name)
 
 
 _capture_state = threading.local()
@@ -148,7 +168,13 @@ class REPLSession:
         *,
         capture_limit: int = DEFAULT_CAPTURE_LIMIT,
         compaction: bool = False,
+        toolkit: Any = None,
     ):
+        # `toolkit`: the runtime layer's helpers module (rlm.environments.toolkit, or its
+        # copy shipped to a worker): decodes a Context sent as data and builds ctx, P,
+        # ask_chunks, ... over `context`. Passed in, so this module imports nothing of ours.
+        self._toolkit = toolkit
+        self._helpers: dict[str, Any] = {}
         self._call_host = call_host
         self.capture_limit = capture_limit
         self.compaction = compaction
@@ -217,12 +243,24 @@ class REPLSession:
             for k, v in self.namespace.items()
             if not k.startswith("_")
             and k not in RESERVED_NAMES
+            and k not in self._helpers
             and k not in self._tools
             and not isinstance(v, type(sys))
         ]
 
     # -- state the host loads ---------------------------------------------------------------
     def set_context(self, value: Any, index: int = 0) -> None:
+        if self._toolkit is not None:
+            value = self._toolkit.from_wire(value)
+            if index == 0:
+                try:
+                    self._helpers = self._toolkit.build_helpers(
+                        value, self._llm_query, self._llm_query_batched
+                    )
+                except Exception as exc:  # e.g. MemoryError joining a huge document list
+                    self._helpers = {}
+                    if sys.__stderr__ is not None:  # the host's log / the worker's stderr
+                        sys.__stderr__.write(f"rlm: ctx/P helpers unavailable: {exc!r}\n")
         self._contexts[index] = value
         self.namespace[f"context_{index}"] = value
         self._restore_names()
@@ -242,6 +280,7 @@ class REPLSession:
     def _restore_names(self) -> None:
         ns = self.namespace
         ns.update(self._functions)
+        ns.update(self._helpers)
         ns.update(self._tools)
         if 0 in self._contexts:
             ns["context"] = self._contexts[0]
@@ -289,7 +328,7 @@ class REPLSession:
             self._execute(code, out)
         except CellInterrupted as exc:
             interrupted = True
-            err.write(f"Interrupted: {exc or 'the cell was stopped by the host'}\n")
+            err.write(f"Interrupted: {str(exc) or 'the cell was stopped by the host'}\n")
         except BaseException as exc:  # model code errors are data, SystemExit included
             if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is (
                 threading.main_thread()
