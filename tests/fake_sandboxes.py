@@ -23,18 +23,19 @@ from starlette.routing import Mount, Route
 class LoopbackServer:
     """Serve an ASGI app with uvicorn on 127.0.0.1 in a thread."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, lifespan: str = "off"):
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
                                        daemon=True)  # fmt: skip
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started and time.monotonic() < deadline:
             time.sleep(0.02)
+        assert self.server.started, "uvicorn did not start"
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -4,7 +4,6 @@ The RLM's root model is played by a function backend; the REPL is real (`local`)
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ pytest.importorskip("starlette")
 
 from click.testing import CliRunner  # noqa: E402
 
+from fake_sandboxes import LoopbackServer  # noqa: E402
 from rlm.cli.main import main as cli  # noqa: E402
 from rlm.serve import ServeConfig, create_app  # noqa: E402
 
@@ -34,27 +34,14 @@ def model(messages):
     return "FINAL_VAR(summary)"
 
 
-class Served:
+class Served(LoopbackServer):
     def __init__(self, config: ServeConfig):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
-                                       daemon=True)  # fmt: skip
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert self.server.started, "uvicorn did not start"
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.app = create_app(config)
+        super().__init__(self.app, lifespan="on")
+        self.base_url = f"{self.url}/v1"
 
     def client(self, key: str = KEY) -> openai.OpenAI:
         return openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=60)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -133,16 +120,13 @@ def test_past_the_concurrency_limit_requests_get_429_with_retry_after(served):
         model="rlm", messages=[{"role": "user", "content": "SLOW please"}])))  # fmt: skip
     first.start()
     try:
+        gate = served.app.state.rlm_server.gate
         deadline = time.monotonic() + 10
-        busy = None
-        while time.monotonic() < deadline:
-            try:
-                served.client().chat.completions.create(model="rlm", messages=MESSAGES)
-            except openai.RateLimitError as exc:
-                busy = exc
-                break
-            time.sleep(0.05)
-        assert busy is not None, "the second run was not refused"
+        while gate.active < 1 and time.monotonic() < deadline:  # the slow run holds the slot
+            time.sleep(0.02)
+        with pytest.raises(openai.RateLimitError) as info:
+            served.client().chat.completions.create(model="rlm", messages=MESSAGES)
+        busy = info.value
         assert busy.response.headers["retry-after"] == "1"
         assert json.loads(busy.response.text)["error"]["code"] == "server_busy"
     finally:
