@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlm.clients import BaseLM, get_client
+from rlm.core.guards import FinishGuards
 from rlm.core.limits import Limits
 from rlm.environments import RESERVED_NAMES, ToolSpec
 from rlm.errors import ConfigurationError
@@ -39,6 +40,8 @@ class RLMConfig:
     # Everything that watches every run of the tree: the console (verbose), the progress
     # callbacks, users' own observers. Each run adds its own trajectory recorder.
     observers: tuple[Observer, ...] = ()
+    # How a run may end: loop detection and pyrlm-runtime's finishing rules (core/guards.py).
+    guards: FinishGuards = FinishGuards()
 
 
 def tool_specs(tools: Mapping[str, Any] | None, what: str) -> tuple[ToolSpec, ...]:
