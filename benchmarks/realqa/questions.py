@@ -137,12 +137,14 @@ QUESTIONS: list[Question] = [
         "collection contain (count distinct version numbers)?",
         ("2",),
         numeric=True,
-        evidence=lambda docs: {
-            m
-            for _, t in docs
-            for m in re.findall(r"GNU Free Documentation License\s+Version (1\.\d)", t)
-        }
-        == {"1.2", "1.3"},
+        evidence=lambda docs: (
+            {
+                m
+                for _, t in docs
+                for m in re.findall(r"GNU Free Documentation License\s+Version (1\.\d)", t)
+            }
+            == {"1.2", "1.3"}
+        ),
         aggregation=True,
     ),
     Question(

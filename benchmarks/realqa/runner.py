@@ -66,8 +66,7 @@ class PlainRunner:
     def __call__(self, q: Question, docs: Documents) -> dict[str, Any]:
         text = as_text(docs)
         budget = self.cut.get(q.corpus) or int(
-            (self.window - OUTPUT_RESERVE_TOKENS - QUESTION_RESERVE_TOKENS)
-            * START_CHARS_PER_TOKEN
+            (self.window - OUTPUT_RESERVE_TOKENS - QUESTION_RESERVE_TOKENS) * START_CHARS_PER_TOKEN
         )
         start = time.perf_counter()
         error, reply, usage = None, "", None
@@ -101,8 +100,9 @@ class PlainRunner:
         }
 
 
-def run_cli(q: Question, backend: str, backend_kwargs: dict[str, Any], flags: dict[str, Any],
-            log_dir: Path) -> dict[str, Any]:
+def run_cli(
+    q: Question, backend: str, backend_kwargs: dict[str, Any], flags: dict[str, Any], log_dir: Path
+) -> dict[str, Any]:
     """`rlm run QUESTION -c CORPUS --json -q` through the CLI's own code, in this process."""
     from rich.console import Console
 
@@ -209,17 +209,20 @@ def table(rows: list[dict[str, Any]], methods: list[str]) -> str:
 
 def silent_wrong(rows: list[dict[str, Any]]) -> list[str]:
     """RLM answers that were wrong yet exited 0 (the Done-when says: never)."""
-    return [r["qid"] for r in rows if r["method"] == "rlm" and not r["correct"]
-            and r.get("exit_code") == 0]
+    return [
+        r["qid"]
+        for r in rows
+        if r["method"] == "rlm" and not r["correct"] and r.get("exit_code") == 0
+    ]
 
 
-def write(rows: list[dict[str, Any]], meta: dict[str, Any], methods: list[str], name: str,
-          out: Path) -> None:
+def write(
+    rows: list[dict[str, Any]], meta: dict[str, Any], methods: list[str], name: str, out: Path
+) -> None:
     (out / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     quiet_wrong = silent_wrong(rows)
-    summary = (
-        f"RLM wrong answers that exited 0: {len(quiet_wrong)}"
-        + (f" ({', '.join(quiet_wrong)})" if quiet_wrong else "")
+    summary = f"RLM wrong answers that exited 0: {len(quiet_wrong)}" + (
+        f" ({', '.join(quiet_wrong)})" if quiet_wrong else ""
     )
     (out / f"{name}.md").write_text(
         f"# {meta['title']}\n\n{describe_header(meta)}\n\nReproduce: `{meta['command']}`\n\n"
@@ -256,8 +259,9 @@ def main(
     if reuse:  # rows of methods not rerun, from an earlier run of the same questions
         reused = [json.loads(line) for line in (out / f"{reuse}.jsonl").read_text().splitlines()]
         reused = [r for r in reused if r["method"] not in methods]
-    shown_methods = sorted({*methods, *(r["method"] for r in reused)},
-                           key=["plain", "rlm", "router"].index)
+    shown_methods = sorted(
+        {*methods, *(r["method"] for r in reused)}, key=["plain", "rlm", "router"].index
+    )
 
     def meta() -> dict[str, Any]:
         return header(
@@ -273,7 +277,9 @@ def main(
         )
 
     selected = [q for q in QUESTIONS if not only or q.qid in only or q.corpus in only]
-    rows: list[dict[str, Any]] = [r for r in reused if not only or r["qid"] in {q.qid for q in selected}]
+    rows: list[dict[str, Any]] = [
+        r for r in reused if not only or r["qid"] in {q.qid for q in selected}
+    ]
     sink = (out / f"{name}.jsonl").open("w")
     for r in rows:
         sink.write(json.dumps(r) + "\n")
@@ -286,8 +292,11 @@ def main(
         for method in methods:
             for q in questions:
                 if not verified(q, docs):
-                    print(f"realqa: {q.qid}: its evidence is not in {corpus} on this machine; "
-                          "left out", file=sys.stderr)
+                    print(
+                        f"realqa: {q.qid}: its evidence is not in {corpus} on this machine; "
+                        "left out",
+                        file=sys.stderr,
+                    )
                     continue
                 if method == "plain":
                     result = plain(q, docs)
@@ -310,10 +319,13 @@ def main(
                 rows.append(row)
                 sink.write(json.dumps(row) + "\n")
                 sink.flush()
-                print(f"realqa {q.qid:32s} {method:6s} {'RIGHT' if row['correct'] else 'wrong'} "
-                      f"{row['time_s']:6.1f}s finish={row.get('finish_reason')} "
-                      f"exit={row.get('exit_code')} answer={row['prediction'][:80]!r}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"realqa {q.qid:32s} {method:6s} {'RIGHT' if row['correct'] else 'wrong'} "
+                    f"{row['time_s']:6.1f}s finish={row.get('finish_reason')} "
+                    f"exit={row.get('exit_code')} answer={row['prediction'][:80]!r}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 write(rows, meta(), shown_methods, name, out)
     sink.close()
     write(rows, meta(), shown_methods, name, out)

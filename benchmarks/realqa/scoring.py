@@ -18,7 +18,9 @@ def _numbers(text: str) -> list[str]:
     return [n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)]
 
 
-def is_correct(prediction: str | None, answers: tuple[str, ...], numeric: bool, question: str) -> bool:
+def is_correct(
+    prediction: str | None, answers: tuple[str, ...], numeric: bool, question: str
+) -> bool:
     text = (prediction or "").strip()[:ANSWER_WINDOW]
     if not text:
         return False

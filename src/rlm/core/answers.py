@@ -47,7 +47,9 @@ _PLACEHOLDERS = {
     "...",
     "…",
 }
-_RESERVED_DICT = re.compile(r"^\{\s*['\"]content['\"]\s*:.*['\"]ready['\"]\s*:\s*(True|False)\s*\}$", re.S)
+_RESERVED_DICT = re.compile(
+    r"^\{\s*['\"]content['\"]\s*:.*['\"]ready['\"]\s*:\s*(True|False)\s*\}$", re.S
+)
 _FINAL_CALL = re.compile(r"^\s*final(?:_var)?\s*\((.*)\)\s*$", re.I | re.S)
 _CODE_NODES = (
     ast.Assign,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rlm.clients import BaseLM, get_client
@@ -41,7 +41,7 @@ class RLMConfig:
     # callbacks, users' own observers. Each run adds its own trajectory recorder.
     observers: tuple[Observer, ...] = ()
     # How a run may end: loop detection and pyrlm-runtime's finishing rules (core/guards.py).
-    guards: FinishGuards = FinishGuards()
+    guards: FinishGuards = field(default_factory=FinishGuards)
 
 
 def tool_specs(tools: Mapping[str, Any] | None, what: str) -> tuple[ToolSpec, ...]:

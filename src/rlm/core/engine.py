@@ -12,11 +12,9 @@ import time
 from functools import partial
 from typing import Any
 
-from rlm.clients.base import as_messages
 from rlm.core import answers
 from rlm.core.broker import Broker
-from rlm.core.config import redact
-from rlm.core.context_shape import context_as_text, describe_shape
+from rlm.core.context_shape import describe_shape
 from rlm.core.feedback import format_result, prompt_for_record
 from rlm.core.guards import Action, RunWatch
 from rlm.core.output_budget import block_output_chars, fit_to_window, reply_reserve
@@ -27,6 +25,7 @@ from rlm.core.parsing import (
     literal_text,
     strip_code_fences,
 )
+from rlm.core.plain import finish_record, plain_call, run_metadata
 from rlm.core.prompts import (
     AFTER_COMPACTION,
     BEST_ANSWER,
@@ -98,7 +97,7 @@ def run(
     environment and its broker are reused and stay open."""
     start = time.perf_counter()
     if scope.depth >= scope.config.max_depth:
-        return _plain_call(scope, prompt, start, root_prompt)
+        return plain_call(scope, prompt, start, root_prompt)
     owns_env = workspace is None
     env, broker = workspace if workspace is not None else open_environment(scope)
     remove_interrupt = scope.guard.on_trip(env.interrupt)
@@ -120,74 +119,6 @@ def run(
             env.close()
             broker.close()
     return loop.finish(answer, start)
-
-
-def plain_messages(prompt: Any, root_prompt: str | None) -> list[Message]:
-    """A plain call's messages: the context, then the question when there is one (never
-    dropped: without it the model can only summarise)."""
-    if not root_prompt or (isinstance(prompt, str) and prompt.strip() == root_prompt.strip()):
-        return as_messages(prompt)
-    if isinstance(prompt, list) and prompt and all(isinstance(m, dict) and "role" in m for m in prompt):
-        return [*prompt, {"role": "user", "content": root_prompt}]  # already a conversation
-    text = context_as_text(prompt)
-    return [{"role": "user", "content": f"{text}\n\nQuestion: {root_prompt}"}]
-
-
-def _plain_call(
-    scope: RunScope, prompt: Any, start: float, root_prompt: str | None = None
-) -> RLMChatCompletion:
-    """Depth >= max_depth: one LM call, no REPL (logged as a run with no iterations)."""
-    client = scope.client
-    scope.observer.run_started(
-        scope.depth, run_metadata(scope, QueryMetadata.of(prompt), root_prompt)
-    )
-    error: RLMError | None = None
-    text = ""
-    try:
-        messages = plain_messages(prompt, root_prompt)
-        response = scope.guard.call_model(client.complete, messages, **scope.sampling)
-        text = response.text
-    except RLMError as exc:
-        error = exc
-        raise
-    finally:
-        completion = RLMChatCompletion(
-            root_model=client.model_name,
-            prompt=prompt_for_record(prompt),
-            response=text,
-            usage_summary=scope.guard.usage_summary(),
-            execution_time=time.perf_counter() - start,
-            error=f"{type(error).__name__}: {error}" if error else None,
-            finish_reason=answers.LIMIT if error else answers.PLAIN,
-        )
-        _finish_record(scope, completion)
-    return completion
-
-
-def _finish_record(scope: RunScope, completion: RLMChatCompletion) -> None:
-    scope.observer.run_finished(scope.depth, completion)
-    if scope.recorder is not None:
-        completion.metadata = scope.recorder.trajectory()
-
-
-def run_metadata(scope: RunScope, meta: QueryMetadata, root_prompt: str | None) -> dict[str, Any]:
-    """The first log line of a run: its configuration, without secrets or the context."""
-    cfg = scope.config
-    return {
-        "root_model": scope.client.model_name,
-        "max_depth": cfg.max_depth,
-        "max_iterations": cfg.max_iterations,
-        "backend": cfg.backend if isinstance(cfg.backend, str) else "custom",
-        "backend_kwargs": redact(cfg.backend_kwargs),
-        "environment_type": cfg.environment,
-        "environment_kwargs": redact(cfg.environment_kwargs),
-        "other_backends": [b if isinstance(b, str) else b.model_name for b in cfg.other_backends]
-        or None,
-        "depth": scope.depth,
-        "context_type": meta.context_type,
-        "context_total_length": meta.context_total_length,
-        "root_prompt": root_prompt,
-    }
 
 
 class _Loop:
@@ -493,5 +424,5 @@ class _Loop:
             error=f"{type(error).__name__}: {error}" if error else None,
             finish_reason=answers.LIMIT if error else self.finish_reason,
         )
-        _finish_record(scope, completion)
+        finish_record(scope, completion)
         return completion
