@@ -4,6 +4,7 @@ guards, in both the in-process `local` environment and the `sandbox`."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -77,7 +78,7 @@ def test_a_limit_is_recorded_in_the_log(env, tmp_path):
     logger = RLMLogger(log_dir=tmp_path)
     with pytest.raises(TimeoutExceededError):
         build(env, model, max_timeout=0.5, logger=logger).completion("c")
-    lines = [json.loads(x) for x in open(logger.log_file_path)]
+    lines = [json.loads(x) for x in Path(logger.log_file_path).read_text().splitlines()]
     assert lines[-1]["type"] == "result" and lines[-1]["finish_reason"] == "limit"
 
 
@@ -85,7 +86,7 @@ def test_the_log_and_the_result_carry_the_finish_reason(env, tmp_path):
     logger = RLMLogger(log_dir=tmp_path)
     result = build(env, ["FINAL(3)"], logger=logger).completion("c")
     assert result.to_dict()["finish_reason"] == "final"
-    last = json.loads(open(logger.log_file_path).read().splitlines()[-1])
+    last = json.loads(Path(logger.log_file_path).read_text().splitlines()[-1])
     assert last["finish_reason"] == "final"
 
 
