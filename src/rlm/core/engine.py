@@ -20,6 +20,7 @@ from rlm.core.guards import Action, RunWatch
 from rlm.core.output_budget import block_output_chars, fit_to_window, reply_reserve
 from rlm.core.parsing import (
     FinalMarker,
+    find_bare_code,
     find_code_blocks,
     find_final,
     literal_text,
@@ -121,6 +122,11 @@ def run(
     return loop.finish(answer, start)
 
 
+def _bare(text: str) -> list[str]:
+    code = find_bare_code(text)
+    return [code] if code is not None else []
+
+
 class _Loop:
     def __init__(
         self,
@@ -193,7 +199,7 @@ class _Loop:
         response = self._ask(self.messages)
         blocks: list[CodeBlock] = []
         final: str | None = None
-        for code in find_code_blocks(response.text):
+        for code in find_code_blocks(response.text) or _bare(response.text):
             result = self._execute(code)
             blocks.append(CodeBlock(code, result))
             if result.final_answer is not None:

@@ -40,6 +40,36 @@ def find_code_blocks(text: str) -> list[str]:
     return [b.strip("\n") for b in blocks if b.strip()]
 
 
+_BARE_CODE_NODES = (
+    ast.Assign,
+    ast.AugAssign,
+    ast.For,
+    ast.While,
+    ast.If,
+    ast.With,
+    ast.Import,
+    ast.ImportFrom,
+    ast.FunctionDef,
+    ast.Call,
+)
+
+
+def find_bare_code(text: str) -> str | None:
+    """A reply that is nothing but Python without fences (small models often write
+    `print(len(context))` bare): that code, else None. Prose never parses as a module with
+    a statement in it; a FINAL line is an answer, not code."""
+    stripped = text.strip()
+    if not stripped or "```" in stripped or _FINAL_START.search(stripped):
+        return None
+    try:
+        tree = ast.parse(stripped)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    if not any(isinstance(node, _BARE_CODE_NODES) for node in ast.walk(tree)):
+        return None
+    return stripped
+
+
 def strip_code_fences(text: str) -> str:
     """The prose of a response: every fenced block (any language) removed."""
     without = _FENCE.sub("\n", text)
