@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli_support import isolate_cli
+from cli_support import isolate_cli, scripted
 from rlm.cli.main import main
 from rlm.cli.run import EXIT_FORCED, EXIT_OK
 
@@ -20,17 +20,7 @@ def clean_env(tmp_path, monkeypatch):
 
 
 def run(*responses, extra=(), query="q?"):
-    args = [
-        "run",
-        query,
-        "--backend",
-        "scripted",
-        "--backend-kwargs",
-        json.dumps({"responses": list(responses)}),
-        "--environment",
-        "local",
-        *extra,
-    ]
+    args = ["run", query, *scripted(*responses), *extra]
     return CliRunner().invoke(main, args, catch_exceptions=False)
 
 

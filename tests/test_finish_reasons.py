@@ -9,21 +9,13 @@ from pathlib import Path
 import pytest
 
 from conftest import last_user, repl
-from env_support import sandbox_skip_reason
+from env_support import ENGINE_ENVS
 from rlm import RLM
 from rlm.core.answers import vet
 from rlm.errors import TimeoutExceededError
 from rlm.logger import RLMLogger
 
-ENVS = [
-    "local",
-    pytest.param(
-        "sandbox",
-        marks=pytest.mark.skipif(
-            sandbox_skip_reason() is not None, reason=str(sandbox_skip_reason())
-        ),
-    ),
-]
+ENVS = ENGINE_ENVS
 
 
 @pytest.fixture(params=ENVS)
@@ -274,3 +266,8 @@ def test_guard_keywords_are_checked():
         RLM(backend="scripted", backend_kwargs={"responses": []}, invalid_response_limit=0)
     with pytest.raises(ConfigurationError, match="auto_finalize_var"):
         RLM(backend="scripted", backend_kwargs={"responses": []}, auto_finalize_var="a b")
+
+
+def test_a_reply_of_bare_code_without_fences_runs(env):
+    result = build(env, ["n = len(context)\nprint(n)", "FINAL(n)"]).completion("abcd")
+    assert (result.response, result.finish_reason) == ("4", "final")

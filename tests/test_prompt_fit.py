@@ -7,22 +7,14 @@ from __future__ import annotations
 import pytest
 
 from conftest import last_user, repl
-from env_support import sandbox_skip_reason
+from env_support import ENGINE_ENVS
 from rlm import RLM
 from rlm.clients.base import BaseLM
 from rlm.core.context_shape import context_as_text, describe_shape
 from rlm.core.output_budget import ELIDED, fit_to_window, turn_output_chars
 from rlm.types import CallUsage, LMResponse
 
-ENVS = [
-    "local",
-    pytest.param(
-        "sandbox",
-        marks=pytest.mark.skipif(
-            sandbox_skip_reason() is not None, reason=str(sandbox_skip_reason())
-        ),
-    ),
-]
+ENVS = ENGINE_ENVS
 
 DOCS = [
     {"path": "/data/pkg/alpha.py", "content": "A = 1\n"},

@@ -21,6 +21,8 @@ from __future__ import annotations
 import ast
 import re
 
+from rlm.core.parsing import is_code
+
 FINAL = "final"
 AUTO_FINALIZE = "auto_finalize"
 MAX_ITERATIONS = "max_iterations"
@@ -51,24 +53,6 @@ _RESERVED_DICT = re.compile(
     r"^\{\s*['\"]content['\"]\s*:.*['\"]ready['\"]\s*:\s*(True|False)\s*\}$", re.S
 )
 _FINAL_CALL = re.compile(r"^\s*final(?:_var)?\s*\((.*)\)\s*$", re.I | re.S)
-_CODE_NODES = (
-    ast.Assign,
-    ast.AugAssign,
-    ast.For,
-    ast.While,
-    ast.If,
-    ast.With,
-    ast.FunctionDef,
-    ast.ClassDef,
-    ast.Import,
-    ast.ImportFrom,
-    ast.Try,
-    ast.Return,
-    ast.Call,
-    ast.Lambda,
-    ast.ListComp,
-    ast.GeneratorExp,
-)
 
 NOT_AN_ANSWER = (
     "{what} is not an answer. Write the answer itself inside FINAL(...), for example the "
@@ -93,13 +77,7 @@ def looks_like_code(text: str) -> bool:
     stripped = text.strip()
     if "```" in stripped:
         return True
-    if "\n" not in stripped and len(stripped) < 3:
-        return False
-    try:
-        tree = ast.parse(stripped)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return False
-    return any(isinstance(node, _CODE_NODES) for node in ast.walk(tree))
+    return is_code(stripped)
 
 
 def vet(text: str | None) -> tuple[str | None, str]:

@@ -40,18 +40,34 @@ def find_code_blocks(text: str) -> list[str]:
     return [b.strip("\n") for b in blocks if b.strip()]
 
 
-_BARE_CODE_NODES = (
+# Statements and expressions that make a text code rather than a value ("decoder.py", "42").
+CODE_NODES = (
     ast.Assign,
     ast.AugAssign,
     ast.For,
     ast.While,
     ast.If,
     ast.With,
+    ast.Try,
+    ast.Return,
     ast.Import,
     ast.ImportFrom,
     ast.FunctionDef,
+    ast.ClassDef,
     ast.Call,
+    ast.Lambda,
+    ast.ListComp,
+    ast.GeneratorExp,
 )
+
+
+def is_code(text: str) -> bool:
+    """True when `text` parses as Python with a statement or a call in it."""
+    try:
+        tree = ast.parse(text.strip())
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return any(isinstance(node, CODE_NODES) for node in ast.walk(tree))
 
 
 def find_bare_code(text: str) -> str | None:
@@ -61,13 +77,7 @@ def find_bare_code(text: str) -> str | None:
     stripped = text.strip()
     if not stripped or "```" in stripped or _FINAL_START.search(stripped):
         return None
-    try:
-        tree = ast.parse(stripped)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return None
-    if not any(isinstance(node, _BARE_CODE_NODES) for node in ast.walk(tree)):
-        return None
-    return stripped
+    return stripped if is_code(stripped) else None
 
 
 def strip_code_fences(text: str) -> str:
