@@ -271,3 +271,29 @@ def test_guard_keywords_are_checked():
 def test_a_reply_of_bare_code_without_fences_runs(env):
     result = build(env, ["n = len(context)\nprint(n)", "FINAL(n)"]).completion("abcd")
     assert (result.response, result.finish_reason) == ("4", "final")
+
+
+def test_a_model_call_abandoned_by_a_limit_is_told_to_stop():
+    """What the embedded model relies on to stop generating (and exit cleanly) when
+    max_timeout trips mid-call: the call's thread sees `cancel.current()` turn true."""
+    import threading
+
+    from rlm.clients import cancel
+
+    stopped = threading.Event()
+
+    def model(messages):
+        should_stop = cancel.current()
+        for _ in range(500):  # "generating" for up to 5 s, token by token
+            if should_stop():
+                stopped.set()
+                return "stopped"
+            threading.Event().wait(0.01)
+        return "FINAL(too late)"
+
+    rlm = RLM(backend="function", backend_kwargs={"function": model}, environment="local",
+              max_timeout=0.3)  # fmt: skip
+    with pytest.raises(TimeoutExceededError):
+        rlm.completion("c")
+    assert stopped.wait(5)
+    assert not cancel.current()()  # outside a guarded call nothing asks to stop

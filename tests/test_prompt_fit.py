@@ -79,7 +79,7 @@ def test_the_system_prompt_shows_the_documents_example_and_the_model_can_run_it(
     )
     system = seen[0][0]["content"]
     assert "a list of 2 documents" in system and "beta.py" in system
-    assert "/data/pkg/beta.py 0 B = 2" in last_user(seen[1])
+    assert "/data/pkg/beta.py | B = 2" in last_user(seen[1])
 
 
 def test_the_local_backends_prompt_uses_the_shapes_example():
@@ -177,3 +177,15 @@ def test_max_depth_zero_without_a_separate_question_sends_the_prompt_once():
     )
     rlm.completion("hello", root_prompt="hello")
     assert seen[0] == [{"role": "user", "content": "hello"}]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_search_that_printed_nothing_is_called_so(env):
+    seen = []
+
+    def model(messages):
+        seen.append(last_user(messages))
+        return repl("x = 1") if len(seen) == 1 else "FINAL(ok)"
+
+    RLM(backend="function", backend_kwargs={"function": model}, environment=env).completion("c")
+    assert "printed nothing, so it found nothing" in seen[1]

@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, describe_header, header, markdown_table
+from benchmarks.common import RESULTS, commit, describe_header, header, markdown_table
 from benchmarks.realqa.questions import CORPORA, QUESTIONS, Documents, Question
 from benchmarks.realqa.scoring import is_correct
 
@@ -263,18 +263,23 @@ def main(
         {*methods, *(r["method"] for r in reused)}, key=["plain", "rlm", "router"].index
     )
 
+    measured = commit()  # the code this process runs, even if the tree changes meanwhile
+
     def meta() -> dict[str, Any]:
-        return header(
-            "realqa",
-            title=f"Real-material questions: {', '.join(shown_methods)} ({backend})",
-            backend=backend,
-            backend_kwargs=backend_kwargs,
-            cli_flags=cli_flags,
-            window_tokens=window,
-            command=command,
-            reused_from=reuse,
-            notes=notes,
-        )
+        return {
+            **header(
+                "realqa",
+                title=f"Real-material questions: {', '.join(shown_methods)} ({backend})",
+                backend=backend,
+                backend_kwargs=backend_kwargs,
+                cli_flags=cli_flags,
+                window_tokens=window,
+                command=command,
+                reused_from=reuse,
+                notes=notes,
+            ),
+            **measured,
+        }
 
     selected = [q for q in QUESTIONS if not only or q.qid in only or q.corpus in only]
     rows: list[dict[str, Any]] = [

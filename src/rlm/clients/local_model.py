@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -202,6 +203,10 @@ def shutdown_servers() -> None:
                 _in_flight,
                 EXIT_WAIT_SECONDS,
             )
+            # Interpreter teardown would still drop the last reference and free the model
+            # under the running thread: keep one reference that nothing releases.
+            for shared in list(_servers.values()):
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(shared.server))
             return
     with _servers_lock:
         servers = list(_servers.values())

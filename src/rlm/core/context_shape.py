@@ -63,18 +63,17 @@ def _short_paths(paths: list[str]) -> tuple[str, list[str]]:
 
 TEXT_EXAMPLE = """\
 ```repl
-lines = {name}.splitlines()
-for number, line in enumerate(lines):
+for line in {name}.splitlines():
     if "keyword" in line.lower():
-        print(number, line.strip()[:200])
+        print(line.strip()[:200])
 ```"""
 
 DOCUMENTS_EXAMPLE = """\
 ```repl
 for doc in {name}:
-    for number, line in enumerate(doc["{text}"].splitlines()):
+    for line in doc["{text}"].splitlines():
         if "keyword" in line.lower():
-            print(doc["{path}"], number, line.strip()[:200])
+            print(doc["{path}"], "|", line.strip()[:200])
 ```"""
 
 STRINGS_EXAMPLE = """\

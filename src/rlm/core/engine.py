@@ -35,6 +35,7 @@ from rlm.core.prompts import (
     LOOP_DETECTED,
     NEXT_TURN,
     NO_CODE_TURN,
+    NOTHING_PRINTED_TURN,
     OUT_OF_ITERATIONS,
     build_system_prompt,
     query_line,
@@ -342,7 +343,8 @@ class _Loop:
         if last:
             parts.append(BEST_ANSWER.format(query_line=self._query(), why=why))
         else:
-            template = NEXT_TURN if blocks else NO_CODE_TURN
+            printed = any(b.result.stdout.strip() or b.result.stderr.strip() for b in blocks)
+            template = (NEXT_TURN if printed else NOTHING_PRINTED_TURN) if blocks else NO_CODE_TURN
             parts.append(template.format(query_line=self._query()))
         return "\n\n".join(parts)
 

@@ -46,6 +46,11 @@ NEXT_TURN = (
     "{query_line}If this output answers the query, reply now with one line: FINAL(...) with "
     "the answer itself inside the parentheses. Otherwise write more ```repl code."
 )
+# A search that printed nothing found nothing: small models "answer" from it anyway.
+NOTHING_PRINTED_TURN = (
+    "{query_line}Your code printed nothing, so it found nothing. Search again with a "
+    "different or shorter word, or print a small part of the context to see how it is written."
+)
 NO_CODE_TURN = (
     "{query_line}Your last reply ran no code and gave no FINAL. Write a ```repl block, or "
     "finish with one line: FINAL(...) with the answer itself inside the parentheses."
