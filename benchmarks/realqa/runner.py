@@ -219,7 +219,8 @@ def silent_wrong(rows: list[dict[str, Any]]) -> list[str]:
 def write(
     rows: list[dict[str, Any]], meta: dict[str, Any], methods: list[str], name: str, out: Path
 ) -> None:
-    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    data = json.dumps({"meta": meta, "rows": rows}, indent=1, default=str)
+    (out / f"{name}.json").write_text(data + "\n")
     quiet_wrong = silent_wrong(rows)
     summary = f"RLM wrong answers that exited 0: {len(quiet_wrong)}" + (
         f" ({', '.join(quiet_wrong)})" if quiet_wrong else ""
@@ -322,7 +323,7 @@ def main(
                     "prediction": (result["prediction"] or "")[:600],
                 }
                 rows.append(row)
-                sink.write(json.dumps(row) + "\n")
+                sink.write(json.dumps(row, default=str) + "\n")
                 sink.flush()
                 print(
                     f"realqa {q.qid:32s} {method:6s} {'RIGHT' if row['correct'] else 'wrong'} "
