@@ -102,3 +102,12 @@ def vet(text: str | None) -> tuple[str | None, str]:
     if looks_like_code(stripped):
         return None, NOT_AN_ANSWER.format(what="Code")
     return text, ""
+
+
+def first_usable(*candidates: str | None) -> str | None:
+    """The first candidate that is an answer (see `vet`), or None."""
+    for candidate in candidates:
+        answer, _ = vet(candidate)
+        if answer is not None:
+            return answer
+    return None

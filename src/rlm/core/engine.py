@@ -266,11 +266,7 @@ class _Loop:
         return final, notes, answers.FINAL
 
     def _auto_finalize(self) -> str | None:
-        name = self.scope.config.guards.auto_finalize_var
-        if not name or self.watch.refuse_final():
-            return None
-        value, _ = answers.vet(self.env.resolve_variable(name))
-        return value
+        return self.watch.auto_finalize(self.env.resolve_variable)
 
     def _run_fallback(self) -> str | None:
         """Run the user's fallback code (once); its FINAL or auto-finalize value ends the run."""
@@ -279,14 +275,10 @@ class _Loop:
         self._fallback_block = CodeBlock(code, result)
         self.scope.observer.code_executed(self.scope.depth, code, result)
         self.watch.record_blocks([self._fallback_block])
-        final, _ = answers.vet(result.final_answer)
+        final = answers.first_usable(result.final_answer) or self._auto_finalize()
         if final is not None:
             self.finish_reason = answers.AUTO_FINALIZE
-            return final
-        auto = self._auto_finalize()
-        if auto is not None:
-            self.finish_reason = answers.AUTO_FINALIZE
-        return auto
+        return final
 
     def _ask(self, messages: list[Message]) -> LMResponse:
         scope = self.scope
@@ -365,15 +357,14 @@ class _Loop:
         """Out of iterations, or stopped by the loop guard: the last feedback message asked
         for FINAL. The answer is forced either way, and `reason` says so."""
         response = self._ask(self.messages)
-        final, _ = answers.vet(self._final_from_prose(find_final(response.text))[0])
-        if final is None:
-            # No usable FINAL: answer["content"] if the model set it, its prose if it wrote
-            # any, else (it wrote only code, which will not run) the last REPL output it saw.
-            prose = strip_code_fences(response.text).strip()
-            for candidate in (self.partial_answer(), prose, self.last_output):
-                final, _ = answers.vet(candidate)
-                if final is not None:
-                    break
+        # A usable FINAL; else answer["content"] if the model set it, its prose if it wrote
+        # any, else (it wrote only code, which will not run) the last REPL output it saw.
+        final = answers.first_usable(
+            self._final_from_prose(find_final(response.text))[0],
+            self.partial_answer(),
+            strip_code_fences(response.text).strip(),
+            self.last_output,
+        )
         self.finish_reason = reason if final else answers.EMPTY
         final = final or ""
         self.scope.observer.iteration_completed(

@@ -23,10 +23,11 @@ Finishing rules (RLM keywords, as in pyrlm-runtime):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from rlm.core.answers import first_usable
 from rlm.types import CodeBlock
 
 DEFAULT_INVALID_RESPONSE_LIMIT = 3
@@ -107,6 +108,13 @@ class RunWatch:
         if self.guards.require_subcall_before_final and self.subcalls == 0:
             return SUBCALL_FIRST
         return None
+
+    def auto_finalize(self, resolve: Callable[[str], str | None]) -> str | None:
+        """The `auto_finalize_var` value when it is set to an answer and FINAL is allowed."""
+        name = self.guards.auto_finalize_var
+        if not name or self.refuse_final():
+            return None
+        return first_usable(resolve(name))
 
     def record_blocks(self, blocks: Sequence[CodeBlock]) -> None:
         """Count what an iteration ran (before its FINAL, if any, is judged)."""
