@@ -4,7 +4,9 @@ The engine's default prompt suits capable models. A small model follows a short,
 recipe better: one worked search that fits the context's actual shape (`{context_example}`,
 chosen by the engine: lines of one string, or documents with their paths), and exactly what
 to write once the output shows the answer. It never shows `FINAL(answer)`: the model would
-copy it, and `answer` is a REPL name.
+copy it, and `answer` is a REPL name. It does not mention `llm_query` either: the 1.5B model
+copied a closing `llm_query("question" + piece)` line as its whole first reply
+(`llm_query("context")`), and on two CPU cores a sub-call costs more than another search.
 """
 
 SMALL_MODEL_SYSTEM_PROMPT = """\
@@ -20,5 +22,4 @@ Step 2. You are shown what your code printed. If it shows the answer, reply with
 and nothing else: FINAL(...) with the answer written inside the parentheses (for the answer \
 blue you would write FINAL(blue)).
 If it does not, search again with another word. Never guess: answer only from what the \
-output shows. To ask a helper model about a piece of the text, call \
-llm_query("question" + piece)."""
+output shows."""

@@ -37,8 +37,8 @@ Good strategy: look at the context's structure first (type, length, a sample), s
 chunks that fit a sub-model, query the chunks with llm_query_batched, then aggregate in code."""
 
 FIRST_TURN = (
-    "{query_line}You have not looked at `context` yet. Start with a ```repl block that looks "
-    "at it or searches it for words from the query. Your next action:"
+    "{query_line}You have not looked at `context` yet. Reply with a ```repl block that "
+    "searches it for words from the query, or looks at its structure."
 )
 # Offering FINAL first matters for small models: "continue, or finish" reads as "continue".
 # Never "FINAL(answer)": `answer` is a REPL name, and a small model copies templates literally.
