@@ -210,6 +210,9 @@ class RLMChatCompletion:
     # How the run ended: "final", "auto_finalize", "max_iterations", "loop", "limit", "empty"
     # or "plain" (documented in rlm.core.answers). None for records of other origins.
     finish_reason: str | None = None
+    # An rlm.Trace of the run's steps, built from its recorded trajectory (not serialised:
+    # it is derived from what the log holds; see rlm.trace).
+    trace: Any = field(default=None, repr=False, compare=False)
 
     @property
     def answer_forced(self) -> bool:
@@ -330,6 +333,8 @@ class QueryMetadata:
             return cls("dict", [_length(v) for v in context.values()] or [0])
         if isinstance(context, (list, tuple)):
             return cls("list", [_length(v) for v in context] or [0])
+        if callable(getattr(context, "document_lengths", None)):  # rlm.Context (duck-typed)
+            return cls("Context", context.document_lengths() or [0])
         return cls(type(context).__name__, [_length(context)])
 
 

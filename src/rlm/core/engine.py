@@ -30,6 +30,7 @@ from rlm.core.plain import finish_record, plain_call, run_metadata
 from rlm.core.prompts import (
     AFTER_COMPACTION,
     BEST_ANSWER,
+    BUDGET_SPENT,
     COMPACTION,
     FIRST_TURN,
     LOOP_DETECTED,
@@ -48,6 +49,7 @@ from rlm.errors import (
     LimitExceededError,
     RLMError,
 )
+from rlm.tokens import count_message_tokens
 from rlm.types import (
     CodeBlock,
     LMResponse,
@@ -185,6 +187,8 @@ class _Loop:
                 return answer
             if self.stopping:
                 return self._best_answer(answers.LOOP)
+            if scope.guard.exhausted:  # on_subcall_limit="finalize": answer with what it has
+                return self._best_answer(answers.LIMIT)
             self._maybe_compact()
         return self._best_answer(answers.MAX_ITERATIONS)
 
@@ -332,7 +336,10 @@ class _Loop:
         parts.extend(notes)
         # After the last iteration the same message asks for the best answer, so the
         # conversation keeps alternating roles.
-        if last:
+        spent = self.scope.guard.exhausted
+        if spent and not last:
+            parts.append(BUDGET_SPENT.format(query_line=self._query(), what=spent))
+        elif last:
             parts.append(BEST_ANSWER.format(query_line=self._query(), why=why))
         else:
             printed = any(b.result.stdout.strip() or b.result.stderr.strip() for b in blocks)
@@ -385,7 +392,12 @@ class _Loop:
         usage = self.last_usage
         if not cfg.compaction or usage is None:
             return
-        if usage.total_tokens < cfg.compaction_threshold_pct * self.context_window:
+        # The next request is the history plus the newest feedback, which the last call's
+        # usage has not seen (and some servers report no usage): count it too.
+        size = max(
+            usage.total_tokens, count_message_tokens(self.messages, self.scope.client.model_name)
+        )
+        if size < cfg.compaction_threshold_pct * self.context_window:
             return
         summary = self._ask([*self.messages, {"role": "user", "content": COMPACTION}])
         system, first = self.messages[0], self.messages[1]

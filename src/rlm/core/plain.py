@@ -13,6 +13,7 @@ from rlm.core.context_shape import context_as_text
 from rlm.core.feedback import prompt_for_record
 from rlm.core.scope import RunScope
 from rlm.errors import RLMError
+from rlm.trace import Trace
 from rlm.types import Message, QueryMetadata, RLMChatCompletion
 
 
@@ -65,7 +66,11 @@ def plain_call(
 def finish_record(scope: RunScope, completion: RLMChatCompletion) -> None:
     scope.observer.run_finished(scope.depth, completion)
     if scope.recorder is not None:
-        completion.metadata = scope.recorder.trajectory()
+        # One record, two views: the trace (always) and the metadata (when logged).
+        trajectory = scope.recorder.trajectory()
+        completion.trace = Trace.from_trajectory(trajectory)
+        if scope.publish_metadata:
+            completion.metadata = trajectory
 
 
 def run_metadata(scope: RunScope, meta: QueryMetadata, root_prompt: str | None) -> dict[str, Any]:

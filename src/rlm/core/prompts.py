@@ -20,6 +20,9 @@ REPL names:
 text it needs into the prompt (a sub-model reads roughly {sub_chars:,} characters at most).
 - `llm_query_batched(prompts, model=None) -> list[str]`: many prompts run concurrently; \
 answers come back in order. Much faster than calling llm_query in a loop.
+- Helpers: `P` (the context as one text), `ctx.find("text")` -> [(start, end, match)], \
+`ctx.chunk(n)`, `peek(n)`, `extract_after("marker")`, `ask(question, text)`, \
+`ask_chunks(question, chunks)` -> one answer per chunk.
 - `rlm_query(prompt, model=None) -> str` and `rlm_query_batched(prompts)`: {rlm_query_text}
 - `SHOW_VARS()`: your variables. `print(...)` shows values; output over {output_limit:,} \
 characters per block is cut.{extra_names}{tool_text}
@@ -61,6 +64,11 @@ BEST_ANSWER = (
 )
 OUT_OF_ITERATIONS = "You are out of iterations."
 LOOP_DETECTED = "The run is ending because it is repeating itself ({what})."
+BUDGET_SPENT = (
+    "{query_line}The sub-call budget is used up ({what}). Reply now with your best answer "
+    "from what you found so far, as one line: FINAL(...) with the answer itself inside the "
+    "parentheses."
+)
 COMPACTION = (
     "Your conversation is getting long. Summarise it for yourself: what the task is, what you "
     "found (with exact values), which REPL variables hold results, and what is left to do. "
