@@ -22,6 +22,7 @@ FORCED_WHY = {
     "max_iterations": "the model ran out of iterations; this answer was forced",
     "loop": "the run was stopped because the model repeated itself; this is its best answer so far",
     "empty": "the run ended without an answer",
+    "limit": "a sub-call budget ran out; this answer was forced",
 }
 
 
