@@ -70,6 +70,7 @@ def test_runner_end_to_end_with_a_function_model(tmp_path, monkeypatch):
         "final",
         0,
     )
+    assert by_method["router"]["finish_reason"] == "plain"  # 11 KB fits: one plain call
     table = (tmp_path / "realqa-test.md").read_text()
     assert "Reproduce: `pytest`" in table and "RLM wrong answers that exited 0: 0" in table
     saved = json.loads((tmp_path / "realqa-test.json").read_text())

@@ -142,21 +142,23 @@ def run_cli(
     }
 
 
-def run_router(q: Question, context: Any, client: Any) -> dict[str, Any]:
-    import rlm
-
-    router = rlm.SmartRouter(client)  # type: ignore[attr-defined]
+def run_router(q: Question, context: Any, router: Any) -> dict[str, Any]:
+    """`SmartRouter.run(question, context)`: a plain call when the context fits the window,
+    else an RLM with the router's default profile."""
     start = time.perf_counter()
-    error, reply, method, tokens = None, "", None, None
+    error, reply, reason, tokens = None, "", None, None
     try:
-        result = router.completion(context, q.question)
-        reply, method = result.output, result.method
-        tokens = getattr(result, "tokens_used", None)
-    except Exception as exc:
+        result = router.run(q.question, context)
+        reply, tokens = result.output, result.tokens_used
+        completion = result.completion
+        reason = completion.finish_reason if completion is not None else "plain"
+    except Exception as exc:  # a failed run is a wrong answer, not a crashed benchmark
         error = f"{type(exc).__name__}: {exc}"
+        reply = getattr(exc, "partial_answer", None) or ""
+        reason = "limit"
     return {
         "prediction": reply or "",
-        "finish_reason": method,
+        "finish_reason": reason,
         "exit_code": None,
         "input_tokens": tokens,
         "output_tokens": None,
@@ -256,6 +258,12 @@ def main(
         client = get_client(backend, backend_kwargs)
     window = getattr(client, "context_window", None) or int(backend_kwargs.get("n_ctx", 8192))
     plain = PlainRunner(client, window) if client is not None else None
+    router = None
+    if "router" in methods:
+        import rlm
+
+        router_kwargs = {k: v for k, v in cli_flags.items() if k in ("max_timeout", "environment")}
+        router = rlm.SmartRouter(client, **router_kwargs)
     reused = []
     if reuse:  # rows of methods not rerun, from an earlier run of the same questions
         reused = [json.loads(line) for line in (out / f"{reuse}.jsonl").read_text().splitlines()]
@@ -309,7 +317,7 @@ def main(
                 elif method == "rlm":
                     result = run_cli(q, backend, backend_kwargs, cli_flags, log_dir)
                 else:
-                    result = run_router(q, context, client)
+                    result = run_router(q, context, router)
                 row = {
                     "qid": q.qid,
                     "corpus": corpus,
