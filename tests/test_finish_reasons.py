@@ -297,3 +297,25 @@ def test_a_model_call_abandoned_by_a_limit_is_told_to_stop():
         rlm.completion("c")
     assert stopped.wait(5)
     assert not cancel.current()()  # outside a guarded call nothing asks to stop
+
+
+def test_a_final_printed_as_the_last_line_of_output_is_the_answer(env):
+    responses = [repl("section = 7\nprint(f'FINAL({section})')")]
+    result = build(env, responses).completion("c")
+    assert (result.response, result.finish_reason) == ("7", "final")
+
+
+def test_a_document_line_containing_final_is_not_an_answer(env):
+    responses = [repl("print('FINAL(x) is how a model answers')\nprint('more')"), "FINAL(ok)"]
+    assert build(env, responses).completion("c").response == "ok"
+
+
+def test_after_an_error_the_model_is_asked_to_fix_it(env):
+    seen = []
+
+    def model(messages):
+        seen.append(last_user(messages))
+        return repl("re.search('x', context).group()") if len(seen) == 1 else "FINAL(ok)"
+
+    build(env, model).completion("c")
+    assert "Your code failed with the error above" in seen[1]

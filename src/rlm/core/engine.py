@@ -20,10 +20,10 @@ from rlm.core.guards import Action, RunWatch
 from rlm.core.output_budget import block_output_chars, fit_to_window, reply_reserve
 from rlm.core.parsing import (
     FinalMarker,
-    find_bare_code,
-    find_code_blocks,
     find_final,
     literal_text,
+    printed_final,
+    runnable_code,
     strip_code_fences,
 )
 from rlm.core.plain import finish_record, plain_call, run_metadata
@@ -34,11 +34,9 @@ from rlm.core.prompts import (
     COMPACTION,
     FIRST_TURN,
     LOOP_DETECTED,
-    NEXT_TURN,
-    NO_CODE_TURN,
-    NOTHING_PRINTED_TURN,
     OUT_OF_ITERATIONS,
     build_system_prompt,
+    next_turn,
     query_line,
 )
 from rlm.core.scope import RunScope
@@ -125,11 +123,6 @@ def run(
     return loop.finish(answer, start)
 
 
-def _bare(text: str) -> list[str]:
-    code = find_bare_code(text)
-    return [code] if code is not None else []
-
-
 class _Loop:
     def __init__(
         self,
@@ -204,11 +197,13 @@ class _Loop:
         response = self._ask(self.messages)
         blocks: list[CodeBlock] = []
         final: str | None = None
-        for code in find_code_blocks(response.text) or _bare(response.text):
+        for code in runnable_code(response.text):
             result = self._execute(code)
             blocks.append(CodeBlock(code, result))
             if result.final_answer is not None:
                 final = result.final_answer
+            elif (printed := printed_final(result.stdout)) is not None:
+                final = self._final_from_prose(printed)[0]
             observer.code_executed(scope.depth, code, result)
         final, notes, reason = self._judge(response.text, blocks, final)
         elapsed = time.perf_counter() - started
@@ -342,8 +337,7 @@ class _Loop:
         elif last:
             parts.append(BEST_ANSWER.format(query_line=self._query(), why=why))
         else:
-            printed = any(b.result.stdout.strip() or b.result.stderr.strip() for b in blocks)
-            template = (NEXT_TURN if printed else NOTHING_PRINTED_TURN) if blocks else NO_CODE_TURN
+            template = next_turn(blocks)
             parts.append(template.format(query_line=self._query()))
         return "\n\n".join(parts)
 

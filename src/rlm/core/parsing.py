@@ -80,6 +80,15 @@ def find_bare_code(text: str) -> str | None:
     return stripped if is_code(stripped) else None
 
 
+def runnable_code(text: str) -> list[str]:
+    """What a reply asks to run: its fenced blocks, else the whole reply when it is bare code."""
+    blocks = find_code_blocks(text)
+    if blocks:
+        return blocks
+    bare = find_bare_code(text)
+    return [bare] if bare is not None else []
+
+
 def strip_code_fences(text: str) -> str:
     """The prose of a response: every fenced block (any language) removed."""
     without = _FENCE.sub("\n", text)
@@ -101,6 +110,16 @@ def find_final(text: str) -> FinalMarker | None:
         if inner:
             return FinalMarker(kind=match.group(1), inner=inner.strip())
     return None
+
+
+def printed_final(stdout: str) -> FinalMarker | None:
+    """A FINAL(...) the code printed as its own last line (`print(f"FINAL({x})")`): models
+    write this meaning the answer. Only a whole last line counts, so a document line that
+    merely contains "FINAL(" does not."""
+    lines = [line for line in stdout.strip().splitlines() if line.strip()]
+    if not lines or not lines[-1].lstrip().startswith(("FINAL(", "FINAL_VAR(")):
+        return None
+    return find_final(lines[-1])
 
 
 def _balanced_inner(text: str, start: int, *, quotes: bool) -> str | None:

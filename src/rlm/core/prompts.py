@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rlm.core.context_shape import ContextShape
 from rlm.environments import ToolSpec
-from rlm.types import QueryMetadata
+from rlm.types import CodeBlock, QueryMetadata
 
 SYSTEM_PROMPT = """\
 You answer a query using a Python REPL. The data you need is in the REPL variable `context`. \
@@ -53,6 +53,11 @@ NEXT_TURN = (
 NOTHING_PRINTED_TURN = (
     "{query_line}Your code printed nothing, so it found nothing. Search again with a "
     "different or shorter word, or print a small part of the context to see how it is written."
+)
+# After an error a small model tends to give up in prose ("No match found."): say what to do.
+ERROR_TURN = (
+    "{query_line}Your code failed with the error above. Fix the code, or search another way, "
+    "in a new ```repl block."
 )
 NO_CODE_TURN = (
     "{query_line}Your last reply ran no code and gave no FINAL. Write a ```repl block, or "
@@ -154,6 +159,16 @@ def build_system_prompt(
 
 
 _GENERIC_EXAMPLE = "```repl\nprint(type(context), len(context))\n```"
+
+
+def next_turn(blocks: Sequence[CodeBlock]) -> str:
+    """The closing line of a turn's feedback, by what its code did."""
+    if not blocks:
+        return NO_CODE_TURN
+    if blocks[-1].result.had_error:
+        return ERROR_TURN
+    printed = any(b.result.stdout.strip() or b.result.stderr.strip() for b in blocks)
+    return NEXT_TURN if printed else NOTHING_PRINTED_TURN
 
 
 def query_line(root_prompt: str | None) -> str:
