@@ -20,12 +20,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--reuse", help="take the other methods' rows from this earlier run")
     sp.add_argument("--name", default="realqa-local")
     sp.add_argument("--notes", default="")
+    sp.add_argument(
+        "--combine",
+        help="no run: write --name's table from these earlier runs' results (comma list), "
+        "each row keeping the commit and command that measured it",
+    )
     sp.set_defaults(fn=run)
 
 
 def run(args: argparse.Namespace) -> None:
     from benchmarks.realqa import runner
 
+    if args.combine:
+        runner.combine(args.combine.split(","), args.name, args.notes)
+        return
     flags = json.loads(args.rlm_flags)
     if args.max_timeout:
         flags["max_timeout"] = args.max_timeout

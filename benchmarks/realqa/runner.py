@@ -344,3 +344,28 @@ def main(
     sink.close()
     write(rows, meta(), shown_methods, name, out)
     return rows
+
+
+def combine(names: list[str], name: str, notes: str = "", out_dir: Path | None = None) -> None:
+    """One table from several runs (e.g. plain and rlm measured separately): every run's
+    commit and command are listed, and each row keeps the run it came from."""
+    out = out_dir or RESULTS
+    rows: list[dict[str, Any]] = []
+    sources = []
+    for source in names:
+        data = json.loads((out / f"{source}.json").read_text())
+        meta = data["meta"]
+        sources.append(
+            f"- `{source}`: commit `{meta['commit'][:12]}`"
+            f"{' (uncommitted changes)' if meta.get('dirty') else ''}, {meta['date']}, "
+            f"`{meta['command']}`"
+        )
+        rows += [{**r, "source": source} for r in data["rows"]]
+    methods = sorted({r["method"] for r in rows}, key=["plain", "rlm", "router"].index)
+    meta = {
+        **json.loads((out / f"{names[-1]}.json").read_text())["meta"],
+        "title": f"Real-material questions: {', '.join(methods)}",
+        "command": "python -m benchmarks realqa --combine " + ",".join(names) + f" --name {name}",
+        "notes": "Measured by:\n" + "\n".join(sources) + (f"\n\n{notes}" if notes else ""),
+    }
+    write(rows, meta, methods, name, out)
