@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from rich.console import Console
 
+from rlm._terminal import terminal_safe
 from rlm.cli.config import Settings, default_log_dir, pick_backend
 from rlm.cli.context import load_context
 from rlm.cli.progress import Progress
@@ -193,7 +194,7 @@ def execute(
             + "\n"
         )
     else:
-        out.write(result.response.rstrip("\n") + "\n")
+        out.write(terminal_safe(result.response).rstrip("\n") + "\n")
     out.flush()
     if code == EXIT_FORCED:  # said even with --quiet: the answer must not pass as a real one
         why = FORCED_WHY.get(result.finish_reason or "", f"finish reason {result.finish_reason}")
@@ -224,7 +225,7 @@ def _fail(
     partial: str | None = None,
     log_path: str | None = None,
 ) -> int:
-    err_console.print(message, style="red", highlight=False, markup=False)
+    err_console.print(terminal_safe(message), style="red", highlight=False, markup=False)
     if partial:
         err_console.print("partial answer (on stdout)", style="yellow", highlight=False)
     if log_path:
@@ -244,7 +245,7 @@ def _fail(
             + "\n"
         )
     elif partial:
-        out.write(partial.rstrip("\n") + "\n")
+        out.write(terminal_safe(partial).rstrip("\n") + "\n")
     out.flush()
     return code
 
