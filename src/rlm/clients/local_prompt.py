@@ -6,7 +6,9 @@ chosen by the engine: lines of one string, or documents with their paths), and e
 to write once the output shows the answer. It never shows `FINAL(answer)`: the model would
 copy it, and `answer` is a REPL name. It does not mention `llm_query` either: the 1.5B model
 copied a closing `llm_query("question" + piece)` line as its whole first reply
-(`llm_query("context")`), and on two CPU cores a sub-call costs more than another search.
+(`llm_query("context")`), and on two CPU cores a sub-call costs more than another search. It
+gives no sample answer: asked for its best answer after a loop, the model replied with the
+sample ("FINAL(blue)").
 """
 
 SMALL_MODEL_SYSTEM_PROMPT = """\
@@ -19,7 +21,6 @@ question, for example:
 Put your own search word in place of "keyword" (lowercase). To count things, count them in \
 code and print the number.
 Step 2. You are shown what your code printed. If it shows the answer, reply with one line \
-and nothing else: FINAL(...) with the answer written inside the parentheses (for the answer \
-blue you would write FINAL(blue)).
+and nothing else: FINAL(...) with the answer written inside the parentheses.
 If it does not, search again with another word. Never guess: answer only from what the \
 output shows."""
