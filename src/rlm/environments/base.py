@@ -17,6 +17,7 @@ from typing import Any, Protocol
 # Names the engine provides in every REPL (defined by the stdlib-only runtime, which the
 # sandbox worker loads on its own); model code that rebinds them gets them back.
 from rlm.environments.runtime import RESERVED_NAMES  # noqa: F401 - re-exported
+from rlm.errors import REPLEnvironmentError
 from rlm.types import REPLResult
 
 # Host callback names served over the broker. "tool" carries {"name", "args", "kwargs"}.
@@ -85,6 +86,21 @@ class BaseEnv(ABC):
     @abstractmethod
     def resolve_variable(self, name: str) -> str | None:
         """`str(value)` of a REPL variable, or None when it is not bound."""
+
+    # Optional: used by packages that keep a REPL's data between processes (rlm.agent).
+    def set_variables(self, values: dict[str, Any]) -> None:
+        """Bind JSON values as ordinary REPL variables (model code may change them)."""
+        raise REPLEnvironmentError(
+            f"the {self.name!r} environment cannot set REPL variables from the host; "
+            "use 'sandbox' or 'local'"
+        )
+
+    def json_variables(self) -> dict[str, Any]:
+        """The REPL's own variables whose values are JSON, by name (others left out)."""
+        raise REPLEnvironmentError(
+            f"the {self.name!r} environment cannot report its REPL variables; "
+            "use 'sandbox' or 'local'"
+        )
 
     def interrupt(self) -> None:  # noqa: B027 - optional hook
         """Stop the running cell from another thread (limits, Ctrl-C). Best effort."""
