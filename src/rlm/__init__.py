@@ -12,6 +12,8 @@ from rlm.errors import (
 
 __all__ = [
     "RLM",
+    "AgentRLM",
+    "create_enforced_agent",
     "BudgetExceededError",
     "CancellationError",
     "ErrorThresholdExceededError",
@@ -22,3 +24,4 @@ __all__ = [
 ]
 
 from rlm.core.rlm import RLM
+from rlm.agent import AgentRLM, create_enforced_agent  # noqa: E402 - needs RLM first

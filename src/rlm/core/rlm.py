@@ -114,19 +114,24 @@ class RLM:
         self._lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------
-    def completion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
+    def completion(
+        self, prompt: Any, root_prompt: str | None = None, *, limits: Limits | None = None
+    ) -> RLMChatCompletion:
         """Answer over `prompt` (str, dict or list), the REPL's `context`. `root_prompt`, if
-        given, is the question shown to the root model every turn."""
-        scope = self._new_scope(prompt)
+        given, is the question shown to the root model every turn. `limits` replaces the
+        configured limits for this call only (an agent's per-turn and per-session caps)."""
+        scope = self._new_scope(prompt, limits)
         try:
             return self._run(scope, prompt, root_prompt)
         except KeyboardInterrupt:
             scope.guard.cancel()
             raise CancellationError() from None
 
-    async def acompletion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
+    async def acompletion(
+        self, prompt: Any, root_prompt: str | None = None, *, limits: Limits | None = None
+    ) -> RLMChatCompletion:
         """`completion` without blocking the event loop; cancelling the task stops the run."""
-        scope = self._new_scope(prompt)
+        scope = self._new_scope(prompt, limits)
         scope.guard.allow_remote_cancel()
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(None, self._run, scope, prompt, root_prompt)
@@ -135,6 +140,27 @@ class RLM:
         except asyncio.CancelledError:
             scope.guard.cancel()
             raise
+
+    def persistent_environment(self) -> BaseEnv:
+        """The REPL that `persistent=True` keeps across completions, started now if it is
+        not running yet: a seam for packages that prepare it between turns (rlm.agent binds
+        its conversation and variables). Do not call it while a completion runs."""
+        if not self.config.persistent:
+            raise ConfigurationError("persistent_environment() needs RLM(persistent=True)")
+        with self._lock:
+            if self._persistent_env is None:
+                # Unlimited placeholder guard: each completion points the scope at its own.
+                scope = RunScope(
+                    config=self.config,
+                    router=self.router,
+                    guard=RunGuard(Limits()),
+                    depth=0,
+                    tools=self.config.tools,
+                    printer=self._printer,
+                )
+                self._persistent_scope = scope
+                self._persistent_env = new_environment(scope)
+            return self._persistent_env
 
     def close(self) -> None:
         """Release the persistent environment and the model clients."""
@@ -150,12 +176,12 @@ class RLM:
         self.close()
 
     # -- internals --------------------------------------------------------------------------
-    def _new_scope(self, prompt: Any) -> RunScope:
+    def _new_scope(self, prompt: Any, limits: Limits | None = None) -> RunScope:
         _check_context(prompt)
         return RunScope(
             config=self.config,
             router=self.router,
-            guard=RunGuard(self.config.limits),
+            guard=RunGuard(limits or self.config.limits),
             depth=0,
             tools=self.config.tools,
             sink=self.logger.open_run() if self.logger is not None else None,

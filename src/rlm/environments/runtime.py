@@ -260,7 +260,7 @@ class REPLSession:
         skipped: list[str] = []
         for name in self.user_variables():
             value = self.namespace[name]
-            if callable(value):
+            if not self.is_user_name(name) or callable(value):
                 continue  # functions and classes the model defined: not data
             try:
                 text = json.dumps(value, allow_nan=False)

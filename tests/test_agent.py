@@ -1,0 +1,146 @@
+"""AgentRLM with a function-backend model in the default sandbox: tools, memory, streaming,
+sessions resumed by another process, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent_support import chat_model, make_agent
+from env_support import sandbox_skip_reason
+from rlm import AgentRLM, create_enforced_agent
+from rlm.agent import AgentChunk, SessionStore, answer_text
+from rlm.errors import ConfigurationError, TokenLimitExceededError
+
+pytestmark = pytest.mark.skipif(
+    sandbox_skip_reason() is not None, reason=str(sandbox_skip_reason())
+)
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture
+def where(tmp_path: Path) -> dict[str, str]:
+    return {"store": str(tmp_path / "sessions.db"), "log_dir": str(tmp_path / "logs")}
+
+
+async def _collect(agent: AgentRLM, message: str) -> list[AgentChunk]:
+    return [chunk async for chunk in agent.chat(message, stream=True)]
+
+
+def test_tools_history_and_streaming_in_the_default_sandbox(where: dict[str, str]) -> None:
+    agent = make_agent(where["store"], "s1", where["log_dir"])
+    agent.add_context("user_info", {"name": "Alex"})
+
+    async def talk() -> tuple[str, list[AgentChunk]]:
+        first = await agent.chat("hello there")
+        return first, await _collect(agent, "and now?")
+
+    try:
+        first, chunks = asyncio.run(talk())
+    finally:
+        agent.close()
+    # The tool ran on the host, called from model code in the sandbox.
+    assert first == "turn 1; earlier: none; tool: cats: 3 facts"
+    # The second turn sees the first in `history` and the REPL variable it left.
+    second = answer_text(chunks)
+    assert second == "turn 2; earlier: hello there; tool: cats: 3 facts"
+    answer_pieces = [c for c in chunks if c.kind == "answer"]
+    assert len(answer_pieces) > 1, "the answer should arrive in pieces as the model streams"
+    assert "".join(answer_pieces) == second
+    assert any(c.kind == "progress" and "tool lookup" in c for c in chunks)
+    store = SessionStore(where["store"])
+    assert [t.status for t in store.turns("s1")] == ["ok", "ok"]
+    assert [c["name"] for c in store.tool_calls("s1")] == ["lookup", "lookup"]
+    assert store.variables("s1")["user_info"] == {"name": "Alex"}
+    assert store.variables("s1")["count"] == 2
+    assert all(Path(t.log_file).exists() for t in store.turns("s1"))
+
+
+def test_a_second_process_resumes_the_session(where: dict[str, str]) -> None:
+    agent = make_agent(where["store"], "shared", where["log_dir"])
+    try:
+        assert asyncio.run(agent.chat("first question")).startswith("turn 1;")
+    finally:
+        agent.close()
+    script = [sys.executable, str(TESTS / "agent_support.py"), where["store"], "shared"]
+    out = subprocess.run(
+        [*script, where["log_dir"], "second question"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    answer = json.loads(out.stdout.strip().splitlines()[-1])["answer"]
+    assert answer == "turn 2; earlier: first question; tool: cats: 3 facts"
+    store = SessionStore(where["store"])
+    assert [m["content"] for m in store.messages("shared")][-1] == answer
+    assert store.totals("shared")["turns"] == 2
+
+
+def test_cancelling_a_stream_stops_the_turn_and_records_it(where: dict[str, str]) -> None:
+    def slow_model(messages: list[dict]) -> str:
+        if "REPL output:" in messages[-1]["content"]:
+            return "FINAL(woke up)"
+        return "```repl\nimport time\ntime.sleep(120)\nprint('slept')\n```"
+
+    agent = create_enforced_agent(
+        backend="function",
+        backend_kwargs={"function": slow_model},
+        session="c1",
+        **where,
+    )
+
+    async def cancel_mid_turn() -> list[AgentChunk]:
+        seen = []
+        async with contextlib.aclosing(agent.chat("take your time", stream=True)) as chunks:
+            async for chunk in chunks:
+                seen.append(chunk)
+                break  # leaving the loop closes the stream, which cancels the turn
+        return seen
+
+    try:
+        seen = asyncio.run(cancel_mid_turn())
+        [turn] = agent.store.turns("c1")
+        assert seen[0].kind == "progress"
+        assert turn.status == "cancelled" and turn.answer is None
+        assert agent.store.messages("c1") == []  # a cancelled turn adds nothing to history
+    finally:
+        agent.close()
+
+
+def test_session_limits_hold_across_turns(where: dict[str, str]) -> None:
+    agent = create_enforced_agent(
+        backend="function",
+        backend_kwargs={"function": chat_model},
+        environment="local",
+        session="capped",
+        max_session_tokens=50,
+        **where,
+    )
+    try:
+        with pytest.raises(TokenLimitExceededError):
+            asyncio.run(agent.chat("hi"))  # the first turn's prompt alone is over the cap
+        with pytest.raises(TokenLimitExceededError, match="session used its 50 tokens"):
+            asyncio.run(agent.chat("hi again"))
+        assert [t.status for t in agent.store.turns("capped")] == ["error"]
+    finally:
+        agent.close()
+
+
+def test_bad_names_and_values_are_refused(where: dict[str, str]) -> None:
+    agent = AgentRLM(backend="function", backend_kwargs={"function": chat_model}, **where)
+    try:
+        with pytest.raises(ConfigurationError, match="reserved"):
+            agent.register_tool("history", print)
+        with pytest.raises(ConfigurationError, match="JSON"):
+            agent.add_context("blob", object())
+        with pytest.raises(ConfigurationError, match="max_depth"):
+            AgentRLM(backend="function", backend_kwargs={"function": chat_model}, max_depth=0)
+    finally:
+        agent.close()
