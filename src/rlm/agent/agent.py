@@ -82,7 +82,8 @@ class AgentRLM:
         if len(kwargs_list) != len(other_backends or ()):
             raise ConfigurationError("other_backend_kwargs needs one dict per other_backends")
         self._clients: list[BaseLM] = [inner] + [
-            get_client(b, dict(k or {})) for b, k in zip(other_backends or (), kwargs_list)
+            get_client(b, dict(k or {}))
+            for b, k in zip(other_backends or (), kwargs_list, strict=True)
         ]
         self._system_prompt = agent_system_prompt(
             custom_system_prompt or inner.preferred_system_prompt

@@ -76,10 +76,8 @@ def _settled(rest: str) -> str | None:
         quote = body[:3] if body[:3] in ('"""', "'''") else first
         inner = body[len(quote) :]
         end = inner.find(quote)
-        if end >= 0:
-            inner = inner[:end]
-        else:
-            inner = inner.rstrip(first)  # may be the start of the closing quote
+        # Unclosed: trailing quote characters may be the start of the closing quote.
+        inner = inner[:end] if end >= 0 else inner.rstrip(first)
         escape = inner.find("\\")
         return inner if escape < 0 else inner[:escape]
     word = _IDENTIFIER.match(body)
