@@ -1,0 +1,107 @@
+"""`rlm chat` in a pseudo-terminal: a two-turn conversation, then a new process resumes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cli_support import isolate_cli
+from env_support import sandbox_skip_reason
+
+pytestmark = pytest.mark.skipif(
+    sandbox_skip_reason() is not None, reason=str(sandbox_skip_reason())
+)
+
+# One reply per turn: code that reads the conversation from `history` and answers with it.
+REPLY = (
+    "```repl\n"
+    "said = [m['content'] for m in history if m['role'] == 'user']\n"
+    "FINAL('heard ' + str(len(said)) + ' before: ' + ' / '.join(said))\n"
+    "```"
+)
+GIVE_UP = 60.0  # seconds: only so that a broken build fails instead of hanging
+
+
+class Terminal:
+    """`rlm chat` running on a pty, read and typed into like a user would."""
+
+    def __init__(self, args: list[str], env: dict[str, str]):
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rlm.cli", "chat", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, text: str) -> str:
+        """Read until `text` appears; returns everything read up to and including it."""
+        give_up = time.monotonic() + GIVE_UP
+        while text not in self.seen:
+            left = give_up - time.monotonic()
+            ready, _, _ = select.select([self.master], [], [], max(0.0, left))
+            if not ready:
+                raise AssertionError(f"never saw {text!r}; the terminal shows:\n{self.seen}")
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:  # the child closed the pty
+                data = b""
+            if not data:
+                raise AssertionError(f"exited before {text!r}; the terminal shows:\n{self.seen}")
+            self.seen += data.decode("utf-8", "replace").replace("\r\n", "\n")
+        head, _, rest = self.seen.partition(text)
+        self.seen = rest
+        return head + text
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\n")
+
+    def close(self) -> int:
+        try:
+            return self.proc.wait(timeout=GIVE_UP)
+        finally:
+            os.close(self.master)
+
+
+def test_rlm_chat_holds_a_conversation_and_resumes_it(tmp_path: Path, monkeypatch) -> None:
+    isolate_cli(tmp_path, monkeypatch)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "200"}
+    args = ["--session", "pty-demo", "-b", "scripted", "-e", "sandbox"]
+    args += ["--backend-kwargs", json.dumps({"responses": [REPLY] * 4})]
+
+    first = Terminal(args, env)
+    first.expect("session pty-demo (new)")
+    first.expect("you> ")
+    first.type("my name is Ada")
+    assert "heard 0 before" in first.expect("you> ")
+    first.type("what did I say?")
+    assert "heard 1 before: my name is Ada" in first.expect("you> ")
+    first.type("/exit")
+    assert first.close() == 0
+
+    second = Terminal(args, env)
+    second.expect("session pty-demo (resumed, 2 turn(s))")
+    second.expect("you> ")
+    second.type("/usage")
+    assert "2 turn(s)" in second.expect("you> ")
+    second.type("and now?")
+    answer = second.expect("you> ")
+    assert "heard 2 before: my name is Ada / what did I say?" in answer
+    second.type("/sessions")
+    assert "* pty-demo  3 turn(s)" in second.expect("you> ")
+    second.type("/exit")
+    assert second.close() == 0
+    logs = list((tmp_path / "data" / "rlm" / "logs" / "sessions" / "pty-demo").glob("*.jsonl"))
+    assert len(logs) == 3  # one trajectory per turn, where `rlm view` finds them
