@@ -26,8 +26,9 @@ from rlm.agent.tools import check_name, recorded
 from rlm.clients import BaseLM, get_client
 from rlm.core.rlm import RLM
 from rlm.errors import CancellationError, ConfigurationError, RLMError
+from rlm.logger.observer import Observer
 from rlm.logger.trajectory import RLMLogger
-from rlm.types import RLMChatCompletion
+from rlm.types import REPLResult, RLMChatCompletion
 
 __all__ = ["AgentRLM", "create_enforced_agent"]
 
@@ -88,9 +89,8 @@ class AgentRLM:
         self._system_prompt = agent_system_prompt(
             custom_system_prompt or inner.preferred_system_prompt
         )
+        self._observers = [*rlm_kwargs.pop("observers", ()), _TurnObserver(self)]
         self._rlm_kwargs = rlm_kwargs
-        self._user_iteration_start = rlm_kwargs.pop("on_iteration_start", None)
-        self._user_subcall_start = rlm_kwargs.pop("on_subcall_start", None)
         self._own_logger = logger is None
         self.logger = logger or RLMLogger(
             Path(log_dir) if log_dir else data_dir() / "logs" / "sessions" / self.session
@@ -263,8 +263,7 @@ class AgentRLM:
             custom_tools=dict(self._tools),
             persistent=True,
             logger=self.logger,
-            on_iteration_start=self._iteration_started,
-            on_subcall_start=self._subcall_started,
+            observers=self._observers,
             **self._rlm_kwargs,
         )
 
@@ -301,18 +300,6 @@ class AgentRLM:
         return None
 
     # -- hooks ------------------------------------------------------------------------------
-    def _iteration_started(self, depth: int, number: int) -> None:
-        if depth == 0:
-            self._root.root_iteration_started()
-            self._say(f"· step {number}\n")
-        if self._user_iteration_start is not None:
-            self._user_iteration_start(depth, number)
-
-    def _subcall_started(self, depth: int, model: str, prompt_preview: str) -> None:
-        self._say(f"· sub-call to {model}\n")
-        if self._user_subcall_start is not None:
-            self._user_subcall_start(depth, model, prompt_preview)
-
     def _tool_called(
         self, name: str, arguments: dict, result: str | None, error: str | None, took: float
     ) -> None:
@@ -359,6 +346,26 @@ class AgentRLM:
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.to_thread(self.close)
+
+
+class _TurnObserver(Observer):
+    """Marks the root model's reply for streaming and reports progress while a turn runs."""
+
+    def __init__(self, agent: AgentRLM):
+        self.agent = agent
+
+    def iteration_started(self, depth: int, number: int) -> None:
+        if depth == 0:
+            self.agent._root.root_iteration_started()
+            self.agent._say(f"· step {number}\n")
+
+    def code_executed(self, depth: int, code: str, result: REPLResult) -> None:
+        if depth == 0:
+            failed = " (error)" if result.stderr.strip() else ""
+            self.agent._say(f"· ran code, {result.execution_time:.2f}s{failed}\n")
+
+    def subcall_started(self, depth: int, model: str, prompt_preview: str) -> None:
+        self.agent._say(f"· sub-call to {model}\n")
 
 
 def check_session_name(name: str) -> None:

@@ -102,6 +102,11 @@ class BaseEnv(ABC):
             "use 'sandbox' or 'local'"
         )
 
+    @property
+    def partial_answer(self) -> str | None:
+        """The best answer so far (`answer["content"]`), for a run stopped by a limit."""
+        return None
+
     def interrupt(self) -> None:  # noqa: B027 - optional hook
         """Stop the running cell from another thread (limits, Ctrl-C). Best effort."""
 
