@@ -15,6 +15,7 @@ import pytest
 
 from cli_support import isolate_cli
 from env_support import sandbox_skip_reason
+from rlm.viewer.store import LogStore
 
 pytestmark = pytest.mark.skipif(
     sandbox_skip_reason() is not None, reason=str(sandbox_skip_reason())
@@ -103,5 +104,8 @@ def test_rlm_chat_holds_a_conversation_and_resumes_it(tmp_path: Path, monkeypatc
     assert "* pty-demo  3 turn(s)" in second.expect("you> ")
     second.type("/exit")
     assert second.close() == 0
-    logs = list((tmp_path / "data" / "rlm" / "logs" / "sessions" / "pty-demo").glob("*.jsonl"))
-    assert len(logs) == 3  # one trajectory per turn, where `rlm view` finds them
+    # One trajectory per turn under the default log directory, which `rlm view` serves:
+    # the viewer's run list names the session and the turn of each.
+    runs = LogStore(tmp_path / "data" / "rlm" / "logs").runs()
+    turns = sorted((r.summary()["session"], r.summary()["turn"]) for r in runs)
+    assert turns == [("pty-demo", 0), ("pty-demo", 1), ("pty-demo", 2)]
