@@ -85,8 +85,8 @@ def test_a_second_process_resumes_the_session(where: dict[str, str]) -> None:
 
 def test_cancelling_a_stream_stops_the_turn_and_records_it(where: dict[str, str]) -> None:
     def slow_model(messages: list[dict]) -> str:
-        if "REPL output:" in messages[-1]["content"]:
-            return "FINAL(woke up)"
+        if "take your time" not in messages[-1]["content"]:
+            return "FINAL(awake)"
         return "```repl\nimport time\ntime.sleep(120)\nprint('slept')\n```"
 
     agent = create_enforced_agent(
@@ -110,6 +110,9 @@ def test_cancelling_a_stream_stops_the_turn_and_records_it(where: dict[str, str]
         assert seen[0].kind == "progress"
         assert turn.status == "cancelled" and turn.answer is None
         assert agent.store.messages("c1") == []  # a cancelled turn adds nothing to history
+        # The REPL recovers: the next turn runs.
+        assert asyncio.run(agent.chat("still there?")) == "awake"
+        assert [t.status for t in agent.store.turns("c1")] == ["cancelled", "ok"]
     finally:
         agent.close()
 
@@ -144,3 +147,70 @@ def test_bad_names_and_values_are_refused(where: dict[str, str]) -> None:
             AgentRLM(backend="function", backend_kwargs={"function": chat_model}, max_depth=0)
     finally:
         agent.close()
+
+
+def test_async_tools_and_tools_added_between_turns(where: dict[str, str]) -> None:
+    async def weather(city: str) -> str:
+        await asyncio.sleep(0)
+        return f"{city}: rain"
+
+    replies = iter(
+        [
+            "```repl\nnotes = ['first']\nFINAL(weather('Oslo'))\n```",
+            "```repl\nnotes.append(shout('second'))\nFINAL(' / '.join(notes))\n```",
+        ]
+    )
+    agent = AgentRLM(
+        backend="function",
+        backend_kwargs={"function": lambda messages: next(replies)},
+        session="tools",
+        **where,
+    )
+    agent.register_tool("weather", weather, "Today's weather in a city.")
+
+    async def talk() -> list[str]:
+        first = await agent.chat("weather?")
+        # A new tool restarts the REPL; its JSON variables carry over.
+        agent.register_tool("shout", lambda text: text.upper())
+        return [first, await agent.chat("more")]
+
+    try:
+        assert asyncio.run(talk()) == ["Oslo: rain", "first / SECOND"]
+        calls = agent.store.tool_calls("tools")
+        assert [(c["name"], c["arguments"]["args"], c["turn"]) for c in calls] == [
+            ("weather", ["Oslo"], 0),
+            ("shout", ["second"], 1),
+        ]
+        assert calls[0]["result"] == "'Oslo: rain'"
+    finally:
+        agent.close()
+
+
+def test_concurrent_writers_from_two_processes(tmp_path: Path) -> None:
+    store_path = tmp_path / "shared.db"
+    writer = (
+        "import sys\n"
+        "from rlm.agent.store import SessionStore, TurnRecord\n"
+        "store = SessionStore(sys.argv[1])\n"
+        "name = sys.argv[2]\n"
+        "store.ensure_session(name)\n"
+        "for i in range(100):\n"
+        "    record = TurnRecord(i, f'q{i}', f'a{i}', 'ok', None, 1, 1, None, 0.0, None)\n"
+        "    msgs = [{'role': 'user', 'content': f'q{i}'}, {'role': 'assistant', 'content': 'a'}]\n"
+        "    store.record_turn(name, record, None, msgs, {'i': i})\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", writer, str(store_path), name])
+        for name in ("left", "right")
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    store = SessionStore(store_path)
+    try:
+        for name in ("left", "right"):
+            assert store.totals(name)["turns"] == 100
+            assert len(store.messages(name)) == 200
+            assert store.variables(name) == {"i": 99}
+        assert store._read("PRAGMA integrity_check") == [("ok",)]
+        assert store._read("PRAGMA journal_mode") == [("wal",)]
+    finally:
+        store.close()

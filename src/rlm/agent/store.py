@@ -199,8 +199,8 @@ class SessionStore:
         messages: list[dict[str, str]],
         variables: dict[str, Any] | None,
     ) -> None:
-        """A turn, the messages it added and (when known) the REPL variables after it,
-        written together: a crash never leaves half a turn."""
+        """A turn, the messages it added and (when known) the REPL's JSON variables after
+        it, written together: a crash never leaves half a turn."""
         now = time.time()
         with self._write() as db:
             db.execute(
@@ -228,9 +228,10 @@ class SessionStore:
                 [(session, record.turn, m["role"], m["content"], now) for m in messages],
             )
             if variables is not None:
-                db.execute("DELETE FROM variables WHERE session = ?", (session,))
+                # Upserted, never deleted: a REPL restarted mid-turn (state lost) must not
+                # erase what earlier turns saved.
                 db.executemany(
-                    "INSERT INTO variables(session, name, value) VALUES (?, ?, ?)",
+                    "INSERT OR REPLACE INTO variables(session, name, value) VALUES (?, ?, ?)",
                     [(session, k, json.dumps(v)) for k, v in variables.items()],
                 )
             db.execute("UPDATE sessions SET updated = ? WHERE name = ?", (now, session))
