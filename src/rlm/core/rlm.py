@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from rlm.logger.observer import CallbackObserver, Observer
 from rlm.logger.trajectory import RLMLogger
 from rlm.types import RLMChatCompletion
 
+log = logging.getLogger("rlm")
 DEFAULT_ENVIRONMENT = "sandbox"  # hardened subprocess; "local" is in-process exec
 
 
@@ -145,6 +147,9 @@ class RLM:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             scope.guard.cancel()
+            # The run ends with CancellationError that nobody awaits any more: retrieve it,
+            # so asyncio does not log "Future exception was never retrieved".
+            future.add_done_callback(_retrieve)
             raise
 
     def persistent_environment(self) -> BaseEnv:
@@ -240,6 +245,11 @@ def _observers(
 
         observers.append(ConsolePrinter())
     return tuple(observers)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.debug("a cancelled completion ended with %r", future.exception())
 
 
 def _require(condition: bool, message: str) -> None:
