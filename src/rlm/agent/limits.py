@@ -49,36 +49,33 @@ class SessionLimits:
 
     def for_next_turn(self, totals: dict[str, Any]) -> Limits:
         """The next turn's limits, given the session's totals so far (SessionStore.totals)."""
-        budget = _left(self.max_session_budget, totals.get("cost") or 0.0)
-        tokens = _left(self.max_session_tokens, totals["tokens"])
-        seconds = _left(self.max_session_time, totals["time"])
-        if budget is not None and budget <= 0:
-            raise BudgetExceededError(
-                totals.get("cost") or 0.0,
-                self.max_session_budget or 0.0,
-                message=f"the session's budget of ${self.max_session_budget} is spent; "
-                "start a new session or raise max_session_budget",
-            )
-        if tokens is not None and tokens <= 0:
-            raise TokenLimitExceededError(
-                totals["tokens"],
-                self.max_session_tokens or 0,
-                message=f"the session used its {self.max_session_tokens} tokens; "
-                "start a new session or raise max_session_tokens",
-            )
-        if seconds is not None and seconds <= 0:
-            raise TimeoutExceededError(
-                totals["time"],
-                self.max_session_time or 0.0,
-                message=f"the session used its {self.max_session_time}s; "
-                "start a new session or raise max_session_time",
-            )
+        spent = {"budget": totals.get("cost") or 0.0, "tokens": totals["tokens"],
+                 "time": totals["time"]}  # fmt: skip
+        caps = {"budget": self.max_session_budget, "tokens": self.max_session_tokens,
+                "time": self.max_session_time}  # fmt: skip
+        left = {what: _left(caps[what], spent[what]) for what in caps}
+        for what, error in _ERRORS.items():
+            if left[what] is not None and left[what] <= 0:
+                raise error(
+                    spent[what],
+                    caps[what],
+                    message=f"the session used its {what} cap ({caps[what]}); start a new "
+                    f"session or raise max_session_{what}",
+                )
+        budget, tokens, seconds = left["budget"], left["tokens"], left["time"]
         return Limits(
             _tighter(self.turn.max_budget, budget),
             _tighter(self.turn.max_timeout, seconds),
             _tighter(self.turn.max_tokens, None if tokens is None else int(tokens)),
             self.turn.max_errors,
         )
+
+
+_ERRORS: dict[str, Any] = {
+    "budget": BudgetExceededError,
+    "tokens": TokenLimitExceededError,
+    "time": TimeoutExceededError,
+}
 
 
 def _left(cap: float | None, used: float) -> float | None:

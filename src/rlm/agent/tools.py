@@ -37,7 +37,9 @@ def check_name(name: Any, what: str) -> str:
 
 
 def recorded(name: str, fn: Callable[..., Any], sink: CallSink) -> Callable[..., Any]:
-    """`fn` wrapped so that every call is passed to `sink` (sync or async alike)."""
+    """`fn` wrapped so that every call is passed to `sink`. For an `async def` tool (or one
+    returning an awaitable) the wrapper returns an awaitable that reports once it settles;
+    the broker awaits it."""
 
     def report(args: tuple, kwargs: dict, result: Any, error: str | None, start: float) -> None:
         arguments = {"args": list(args), "kwargs": dict(kwargs)}
@@ -47,50 +49,26 @@ def recorded(name: str, fn: Callable[..., Any], sink: CallSink) -> Callable[...,
         except Exception:
             log.exception("recording a call of tool %s failed; the call itself went through", name)
 
-    if inspect.iscoroutinefunction(fn):
-
-        @functools.wraps(fn)
-        async def call_async(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                result = await fn(*args, **kwargs)
-            except Exception as exc:
-                report(args, kwargs, None, f"{type(exc).__name__}: {exc}", start)
-                raise
-            report(args, kwargs, result, None, start)
-            return result
-
-        return call_async
-
-    @functools.wraps(fn)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
+    async def settle(awaitable: Any, args: tuple, kwargs: dict, start: float) -> Any:
         try:
-            result = fn(*args, **kwargs)
-            if inspect.isawaitable(result):  # a callable object returning a coroutine
-                result = _Awaited(result, lambda r, e: report(args, kwargs, r, e, start))
-                return result.run()
+            result = await awaitable
         except Exception as exc:
             report(args, kwargs, None, f"{type(exc).__name__}: {exc}", start)
             raise
         report(args, kwargs, result, None, start)
         return result
 
-    return call
-
-
-class _Awaited:
-    """An awaitable whose outcome is reported once it settles."""
-
-    def __init__(self, awaitable: Any, done: Callable[[Any, str | None], None]):
-        self.awaitable = awaitable
-        self.done = done
-
-    async def run(self) -> Any:
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
         try:
-            result = await self.awaitable
+            result = fn(*args, **kwargs)
         except Exception as exc:
-            self.done(None, f"{type(exc).__name__}: {exc}")
+            report(args, kwargs, None, f"{type(exc).__name__}: {exc}", start)
             raise
-        self.done(result, None)
+        if inspect.isawaitable(result):
+            return settle(result, args, kwargs, start)
+        report(args, kwargs, result, None, start)
         return result
+
+    return call
