@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -109,3 +110,25 @@ def test_rlm_chat_holds_a_conversation_and_resumes_it(tmp_path: Path, monkeypatc
     runs = LogStore(tmp_path / "data" / "rlm" / "logs").runs()
     turns = sorted((r.summary()["session"], r.summary()["turn"]) for r in runs)
     assert turns == [("pty-demo", 0), ("pty-demo", 1), ("pty-demo", 2)]
+
+
+def test_ctrl_c_cancels_the_running_turn_and_the_chat_goes_on(tmp_path: Path, monkeypatch) -> None:
+    isolate_cli(tmp_path, monkeypatch)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "200"}
+    slow = "```repl\nimport time\ntime.sleep(120)\n```"
+    args = ["--session", "interrupted", "-b", "scripted", "-e", "sandbox"]
+    args += ["--backend-kwargs", json.dumps({"responses": [slow, REPLY]})]
+
+    chat = Terminal(args, env)
+    chat.expect("you> ")
+    chat.type("take your time")
+    chat.expect("step 1")
+    chat.proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process
+    chat.expect("(turn cancelled)")
+    chat.expect("you> ")
+    chat.type("are you there?")
+    assert "heard 0 before" in chat.expect("you> ")  # a cancelled turn is not in history
+    chat.type("/usage")
+    assert "2 turn(s)" in chat.expect("you> ")
+    chat.type("/exit")
+    assert chat.close() == 0
