@@ -13,7 +13,6 @@ from rlm.errors import (
 __all__ = [
     "RLM",
     "AgentRLM",
-    "create_enforced_agent",
     "BudgetExceededError",
     "CancellationError",
     "ErrorThresholdExceededError",
@@ -21,7 +20,8 @@ __all__ = [
     "RLMError",
     "TimeoutExceededError",
     "TokenLimitExceededError",
+    "create_enforced_agent",
 ]
 
+from rlm.agent import AgentRLM, create_enforced_agent
 from rlm.core.rlm import RLM
-from rlm.agent import AgentRLM, create_enforced_agent  # noqa: E402 - needs RLM first
