@@ -99,17 +99,19 @@ class AgentRLM:
         self._env_started = False
         self._turn_lock = asyncio.Lock()
         self._tools: dict[str, dict[str, Any]] = {}
-        for name, value in (custom_tools or {}).items():
-            if isinstance(value, dict) and "tool" in value:
-                self.register_tool(name, value["tool"], value.get("description"))
-            else:
-                self.register_tool(name, value)
-        self._pending: dict[str, Any] = {}
         self.store.ensure_session(self.session)
         self.messages: list[dict[str, str]] = self.store.messages(self.session)
-        self._pending = {**self.store.variables(self.session), **self._pending}
+        # Saved variables go back into the REPL at the next turn.
+        self._pending: dict[str, Any] = self.store.variables(self.session)
         self._progress: Callable[[str], None] | None = None
         self._turn = self.store.next_turn(self.session)
+        for name, value in (custom_tools or {}).items():
+            spec = value if isinstance(value, dict) and "tool" in value else {"tool": value}
+            if callable(spec["tool"]):
+                self.register_tool(name, spec["tool"], spec.get("description"))
+            else:  # data: a REPL variable, as add_context
+                self.add_context(name, spec["tool"])
+        self._rlm = self._build_rlm()  # settings fail here, not at the first turn
 
     # -- setup ------------------------------------------------------------------------------
     def register_tool(
@@ -160,7 +162,10 @@ class AgentRLM:
         queue: asyncio.Queue[AgentChunk | None] = asyncio.Queue()
 
         def emit(chunk: AgentChunk) -> None:  # called from engine threads
-            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            except RuntimeError:  # the loop closed: a cancelled turn's thread still reports
+                log.debug("dropped a chunk of a turn nobody listens to: %r", chunk)
 
         streamer = AnswerStreamer(emit)
         task = asyncio.ensure_future(self._run_turn(message, streamer, emit))
