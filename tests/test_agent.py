@@ -214,3 +214,29 @@ def test_concurrent_writers_from_two_processes(tmp_path: Path) -> None:
         assert store._read("PRAGMA journal_mode") == [("wal",)]
     finally:
         store.close()
+
+
+def test_two_agents_alternating_on_one_session_see_each_others_turns(
+    where: dict[str, str],
+) -> None:
+    first = make_agent(where["store"], "both", where["log_dir"], environment="local")
+    second = make_agent(where["store"], "both", where["log_dir"], environment="local")
+
+    async def alternate() -> list[str]:
+        return [
+            await first.chat("one"),
+            await second.chat("two"),
+            await first.chat("three"),
+        ]
+
+    try:
+        answers = asyncio.run(alternate())
+        assert [a.split("; tool")[0].split("earlier: ")[1] for a in answers] == [
+            "none",
+            "one",
+            "one / two",
+        ]
+        assert [t.turn for t in first.store.turns("both")] == [0, 1, 2]
+    finally:
+        first.close()
+        second.close()

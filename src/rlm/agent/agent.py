@@ -189,8 +189,10 @@ class AgentRLM:
         emit: Callable[[AgentChunk], None] | None = None,
     ) -> RLMChatCompletion:
         async with self._turn_lock:
-            turn = self._turn
-            limits = self.limits.for_next_turn(self.store.totals(self.session))
+            # Re-read: another process may have added turns to this session meanwhile.
+            turn, self.messages, totals = await asyncio.to_thread(self._session_state)
+            self._turn = turn
+            limits = self.limits.for_next_turn(totals)
             rlm = await asyncio.to_thread(self._prepare_repl)
             self._root.attach(streamer)
             self._progress = (lambda text: emit(AgentChunk(text, "progress"))) if emit else None
@@ -216,7 +218,6 @@ class AgentRLM:
             finally:
                 self._root.attach(None)
                 self._progress = None
-                self._turn += 1
                 # Shielded: a cancelled turn is still written down before the cancel lands.
                 await asyncio.shield(
                     self._record(turn, message, result, status, error, started, spent_before)
@@ -258,6 +259,11 @@ class AgentRLM:
         await asyncio.to_thread(
             self.store.record_turn, self.session, record, usage, added, variables
         )
+
+    def _session_state(self) -> tuple[int, list[dict[str, str]], dict[str, Any]]:
+        """(next turn number, messages so far, totals) as the store has them now."""
+        name = self.session
+        return self.store.next_turn(name), self.store.messages(name), self.store.totals(name)
 
     # -- the REPL ---------------------------------------------------------------------------
     def _build_rlm(self) -> RLM:
