@@ -70,6 +70,11 @@ class Terminal:
     def type(self, line: str) -> None:
         os.write(self.master, line.encode() + b"\n")
 
+    def ask(self, line: str) -> str:
+        """Type a line; everything printed until the next prompt."""
+        self.type(line)
+        return self.expect("you> ")
+
     def close(self) -> int:
         try:
             return self.proc.wait(timeout=GIVE_UP)
@@ -77,32 +82,32 @@ class Terminal:
             os.close(self.master)
 
 
+def chat_command(session: str, responses: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Arguments and environment of `rlm chat` with a scripted model in the sandbox."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "200"}
+    args = ["--session", session, "-b", "scripted", "-e", "sandbox"]
+    return [*args, "--backend-kwargs", json.dumps({"responses": responses})], env
+
+
 def test_rlm_chat_holds_a_conversation_and_resumes_it(tmp_path: Path, monkeypatch) -> None:
     isolate_cli(tmp_path, monkeypatch)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "200"}
-    args = ["--session", "pty-demo", "-b", "scripted", "-e", "sandbox"]
-    args += ["--backend-kwargs", json.dumps({"responses": [REPLY] * 4})]
+    args, env = chat_command("pty-demo", [REPLY] * 4)
 
     first = Terminal(args, env)
     first.expect("session pty-demo (new)")
     first.expect("you> ")
-    first.type("my name is Ada")
-    assert "heard 0 before" in first.expect("you> ")
-    first.type("what did I say?")
-    assert "heard 1 before: my name is Ada" in first.expect("you> ")
+    assert "heard 0 before" in first.ask("my name is Ada")
+    assert "heard 1 before: my name is Ada" in first.ask("what did I say?")
     first.type("/exit")
     assert first.close() == 0
 
     second = Terminal(args, env)
     second.expect("session pty-demo (resumed, 2 turn(s))")
     second.expect("you> ")
-    second.type("/usage")
-    assert "2 turn(s)" in second.expect("you> ")
-    second.type("and now?")
-    answer = second.expect("you> ")
+    assert "2 turn(s)" in second.ask("/usage")
+    answer = second.ask("and now?")
     assert "heard 2 before: my name is Ada / what did I say?" in answer
-    second.type("/sessions")
-    assert "* pty-demo  3 turn(s)" in second.expect("you> ")
+    assert "* pty-demo  3 turn(s)" in second.ask("/sessions")
     second.type("/exit")
     assert second.close() == 0
     # One trajectory per turn under the default log directory, which `rlm view` serves:
@@ -114,10 +119,8 @@ def test_rlm_chat_holds_a_conversation_and_resumes_it(tmp_path: Path, monkeypatc
 
 def test_ctrl_c_cancels_the_running_turn_and_the_chat_goes_on(tmp_path: Path, monkeypatch) -> None:
     isolate_cli(tmp_path, monkeypatch)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "200"}
     slow = "```repl\nimport time\ntime.sleep(120)\n```"
-    args = ["--session", "interrupted", "-b", "scripted", "-e", "sandbox"]
-    args += ["--backend-kwargs", json.dumps({"responses": [slow, REPLY]})]
+    args, env = chat_command("interrupted", [slow, REPLY])
 
     chat = Terminal(args, env)
     chat.expect("you> ")
@@ -126,9 +129,7 @@ def test_ctrl_c_cancels_the_running_turn_and_the_chat_goes_on(tmp_path: Path, mo
     chat.proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process
     chat.expect("(turn cancelled)")
     chat.expect("you> ")
-    chat.type("are you there?")
-    assert "heard 0 before" in chat.expect("you> ")  # a cancelled turn is not in history
-    chat.type("/usage")
-    assert "2 turn(s)" in chat.expect("you> ")
+    assert "heard 0 before" in chat.ask("are you there?")  # a cancelled turn is not in history
+    assert "2 turn(s)" in chat.ask("/usage")
     chat.type("/exit")
     assert chat.close() == 0
