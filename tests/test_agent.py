@@ -8,6 +8,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,39 @@ def test_two_agents_alternating_on_one_session_see_each_others_turns(
     finally:
         first.close()
         second.close()
+
+
+def test_a_turn_cancelled_while_the_model_thinks_leaves_the_repl_clean(
+    where: dict[str, str],
+) -> None:
+    """Cancelled during the model call (no cell running): the interrupt meant for that turn
+    must not stop the next turn's first cell."""
+    thinking = threading.Event()
+    release = threading.Event()
+
+    def model(messages: list[dict]) -> str:
+        if "slow question" in messages[-1]["content"]:
+            thinking.set()
+            release.wait(30)
+            return "FINAL(late)"
+        if "Interrupted" in messages[-1]["content"]:
+            return "FINAL(the first cell was interrupted)"
+        return "```repl\nFINAL(str(6 * 7))\n```"
+
+    agent = AgentRLM(backend="function", backend_kwargs={"function": model}, session="t", **where)
+
+    async def cancel_while_thinking() -> None:
+        task = asyncio.ensure_future(agent.chat("slow question"))
+        await asyncio.to_thread(thinking.wait, 30)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        release.set()
+
+    try:
+        asyncio.run(cancel_while_thinking())
+        assert asyncio.run(agent.chat("quick question")) == "42"
+        assert [t.status for t in agent.store.turns("t")] == ["cancelled", "ok"]
+    finally:
+        release.set()
+        agent.close()

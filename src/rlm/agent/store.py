@@ -78,6 +78,21 @@ CREATE TABLE IF NOT EXISTS variables (
 """
 
 
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """WAL mode, set once per file. Changing the journal mode needs a moment alone with the
+    file, and SQLite may answer "locked" at once instead of waiting (when another process
+    is creating the same file), so this one statement is retried."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def data_dir() -> Path:
     """Where rlm keeps user data: $RLM_DATA_DIR, else the platform's user data directory
     (XDG on Linux, ~/Library/Application Support on macOS, %LOCALAPPDATA% on Windows)."""
@@ -118,6 +133,7 @@ class SessionStore:
 
     def __init__(self, path: str | os.PathLike[str] | None = None):
         self.path = Path(path).expanduser() if path is not None else default_store_path()
+        self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -126,16 +142,18 @@ class SessionStore:
                 isolation_level=None,  # transactions are explicit (BEGIN IMMEDIATE)
                 check_same_thread=False,
             )
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            _switch_to_wal(self._db)
+            with self._write() as db:  # idempotent (IF NOT EXISTS), under the write lock
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigurationError(
-                f"cannot open the session store {self.path} ({exc}); pass store= a writable path"
+                f"cannot open the session store {self.path} ({exc}); pass store= a writable "
+                "SQLite file path"
             ) from exc
-        self._lock = threading.Lock()
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        with self._lock:
-            self._db.executescript(_SCHEMA)  # idempotent (IF NOT EXISTS); its own transaction
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -110,6 +110,10 @@ class BaseEnv(ABC):
     def interrupt(self) -> None:  # noqa: B027 - optional hook
         """Stop the running cell from another thread (limits, Ctrl-C). Best effort."""
 
+    def clear_interrupt(self) -> None:  # noqa: B027 - optional hook
+        """Forget an interrupt that found no cell to stop: the run it was meant for is over,
+        and a persistent REPL's next run must not inherit it."""
+
     @abstractmethod
     def close(self) -> None:
         """Release processes, files and threads. Safe to call twice."""

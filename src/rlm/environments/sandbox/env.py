@@ -598,6 +598,9 @@ class SandboxREPL(BaseEnv):
             worker.peek(0.3)  # keep what the model wrote into `answer` so far
             worker.kill("interrupted by the host")
 
+    def clear_interrupt(self) -> None:
+        self._interrupt_pending = False
+
     def close(self) -> None:
         if self._closed:
             return
