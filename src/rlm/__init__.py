@@ -6,6 +6,8 @@ from rlm.errors import (
     ErrorThresholdExceededError,
     LimitExceededError,
     RLMError,
+    SubcallLimitExceededError,
+    SubcallTokenLimitExceededError,
     TimeoutExceededError,
     TokenLimitExceededError,
 )
@@ -15,13 +17,25 @@ __all__ = [
     "AgentRLM",
     "BudgetExceededError",
     "CancellationError",
+    "Context",
     "ErrorThresholdExceededError",
+    "ExecutionProfile",
     "LimitExceededError",
     "RLMError",
+    "RouterConfig",
+    "RouterResult",
+    "SmartRouter",
+    "SubcallLimitExceededError",
+    "SubcallTokenLimitExceededError",
     "TimeoutExceededError",
     "TokenLimitExceededError",
+    "Trace",
+    "TraceStep",
     "create_enforced_agent",
 ]
 
 from rlm.agent import AgentRLM, create_enforced_agent
 from rlm.core.rlm import RLM
+from rlm.environments.toolkit import Context
+from rlm.router import ExecutionProfile, RouterConfig, RouterResult, SmartRouter
+from rlm.trace import Trace, TraceStep

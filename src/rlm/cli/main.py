@@ -104,6 +104,13 @@ def main() -> None:
     "--json", "json_output", is_flag=True, help="Print response, usage, time and log path as JSON."
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.option(
+    "--route",
+    type=click.Choice(["rlm", "auto", "plain"]),
+    default="rlm",
+    show_default=True,
+    help="auto: one plain call when the context fits the model's window, else an RLM.",
+)
 def run(
     query: str,
     contexts: tuple[str, ...],
@@ -111,6 +118,7 @@ def run(
     json_output: bool,
     quiet: bool,
     no_log: bool,
+    route: str,
     **flags: Any,
 ) -> None:
     """Answer QUERY over the given context with a Recursive Language Model.
@@ -131,6 +139,7 @@ def run(
         json_output=json_output,
         quiet=quiet,
         no_log=no_log,
+        route=route,
     )
     code = execute(options, settings, stdin_stream(), sys.stdout, _err_console())
     sys.exit(code)

@@ -27,6 +27,7 @@ class RunOptions:
     json_output: bool
     quiet: bool
     no_log: bool
+    route: str = "rlm"  # "auto" / "plain": see rlm.cli.route
 
 
 def _usage_of(rlm: Any) -> tuple[int, float | None]:
@@ -112,6 +113,18 @@ def execute(
                 "pass --log-dir or --no-log",
                 EXIT_USAGE,
             )
+
+    if options.route != "rlm":
+        from rlm.cli.route import route_plain
+
+        prompt = loaded.value if loaded is not None else options.query
+        try:
+            code = route_plain(options.route, options.query, prompt, kwargs, out, err_console,
+                               json_output=options.json_output, quiet=options.quiet)  # fmt: skip
+        except RLMError as exc:
+            return _fail(options, err_console, out, f"error: {exc}", EXIT_FAILED)
+        if code is not None:
+            return code
 
     progress = Progress(err_console, enabled=not options.quiet)
     try:
