@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import threading
 import time
 from typing import Any
@@ -59,13 +60,29 @@ def docker_skip_reason() -> str | None:
 def sandbox_skip_reason() -> str | None:
     """None when this kernel can run the full sandbox lockdown, else why not (tests skip:
     e.g. CI inside a container whose seccomp profile hides Landlock)."""
-    from rlm.errors import SandboxUnavailableError
+    from rlm.errors import REPLEnvironmentError, SandboxUnavailableError
 
     try:
         get_environment("sandbox", host=EchoHost()).close()
     except SandboxUnavailableError as exc:
         return f"this kernel cannot lock the sandbox down: {exc}"
+    except REPLEnvironmentError as exc:  # e.g. bwrap present but not allowed namespaces here
+        return f"the sandbox worker cannot start here: {exc}"
     return None
+
+
+def sandbox_required() -> bool:
+    """CI sets RLM_REQUIRE_SANDBOX=1: there a sandbox that cannot start is a failure, never a
+    skip (a machine without Landlock must not show a green security suite)."""
+    return os.environ.get("RLM_REQUIRE_SANDBOX") == "1"
+
+
+def require_sandbox() -> None:
+    """Skip the calling test when the sandbox cannot run here; fail it when it is required."""
+    if (why := sandbox_skip_reason()) is not None:
+        if sandbox_required():
+            pytest.fail(f"RLM_REQUIRE_SANDBOX=1 but the sandbox cannot start: {why}")
+        pytest.skip(f"sandbox environment unavailable: {why}")
 
 
 def ipython_skip_reason() -> str | None:
@@ -87,6 +104,8 @@ def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, *
         "sandbox": sandbox_skip_reason,
     }.get(name)
     if reason is not None and (why := reason()) is not None:
+        if name in ("sandbox", "ipython") and sandbox_required() and why == sandbox_skip_reason():
+            pytest.fail(f"RLM_REQUIRE_SANDBOX=1 but the sandbox cannot start: {why}")
         pytest.skip(f"{name} environment unavailable: {why}")
     host = host if host is not None else EchoHost(tools)
     return get_environment(name, host=host, tools=tools or [], **kwargs)
