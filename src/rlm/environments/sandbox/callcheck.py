@@ -22,6 +22,7 @@ _ARGS = {
     "llm_query_batched": {"prompts", "model"},
     "rlm_query_batched": {"prompts", "model"},
     "tool": {"name", "args", "kwargs"},
+    "proxy": {"handle", "method", "args", "kwargs"},  # a method of a proxied host object
 }
 
 
@@ -37,12 +38,17 @@ def check_request(name: str, payload: dict[str, Any]) -> None:
     if extra:
         raise BadRequest(f"{name}: unexpected arguments {sorted(map(str, extra))[:5]}")
     _check_depth(payload, name)
-    if name == "tool":
-        _short_name(payload.get("name"), "tool name", required=True)
+    if name == "proxy":
+        if not isinstance(payload.get("handle"), int) or isinstance(payload["handle"], bool):
+            raise BadRequest("proxy: handle must be an int")
+        _short_name(payload.get("method"), "method name", required=True)
+    if name in ("tool", "proxy"):
+        if name == "tool":
+            _short_name(payload.get("name"), "tool name", required=True)
         if not isinstance(payload.get("args", []), list):
-            raise BadRequest("tool: args must be a list")
+            raise BadRequest(f"{name}: args must be a list")
         if not isinstance(payload.get("kwargs", {}), dict):
-            raise BadRequest("tool: kwargs must be a dict")
+            raise BadRequest(f"{name}: kwargs must be a dict")
         return
     _short_name(payload.get("model"), "model", required=False)
     if name.endswith("_batched"):
