@@ -29,7 +29,7 @@ REPLY = (
     "FINAL('heard ' + str(len(said)) + ' before: ' + ' / '.join(said))\n"
     "```"
 )
-GIVE_UP = 60.0  # seconds: only so that a broken build fails instead of hanging
+GIVE_UP = 120.0  # seconds: only so that a broken build fails instead of hanging
 
 
 class Terminal:
