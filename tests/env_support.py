@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -53,7 +54,19 @@ class EchoHost:
 def docker_skip_reason() -> str | None:
     from rlm.environments.docker import docker_available
 
-    return docker_available()
+    if (why := docker_available()) is not None:
+        return why
+    if docker_test_image() is None:
+        return "could not build a local python3 image (docker import failed)"
+    return None
+
+
+@functools.cache
+def docker_test_image() -> str | None:
+    """No registry is reachable: the tests' image is imported from this machine's python3."""
+    from docker_image import ensure_image
+
+    return ensure_image()
 
 
 @functools.cache
@@ -93,7 +106,33 @@ def ipython_skip_reason() -> str | None:
     return None
 
 
-ALL_ENVS = ["local", "sandbox", "docker", "ipython"]
+@functools.cache
+def remote_fake(name: str) -> Any:
+    """The loopback provider a remote environment's SDK talks to (one per test session), or
+    the reason there is none."""
+    import fake_sandboxes
+
+    return fake_sandboxes.start(name)
+
+
+def remote_kwargs(name: str) -> dict[str, Any]:
+    fake = remote_fake(name)
+    if isinstance(fake, str):
+        pytest.skip(f"{name} environment: {fake}")
+    # The fake provider runs commands on this machine: the worker uses this interpreter.
+    return {**fake.env_kwargs(), "python": sys.executable}
+
+
+REMOTE_ENVS = ["e2b", "modal", "daytona", "prime"]
+
+
+def monty_skip_reason() -> str | None:
+    if importlib.util.find_spec("pydantic_monty") is None:
+        return "pydantic-monty is not installed (pip install 'rlm[monty]')"
+    return None
+
+
+ALL_ENVS = ["local", "sandbox", "docker", "ipython", "monty", *REMOTE_ENVS]
 
 
 def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, **kwargs: Any):
@@ -102,10 +141,15 @@ def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, *
         "docker": docker_skip_reason,
         "ipython": ipython_skip_reason,
         "sandbox": sandbox_skip_reason,
+        "monty": monty_skip_reason,
     }.get(name)
     if reason is not None and (why := reason()) is not None:
         if name in ("sandbox", "ipython") and sandbox_required() and why == sandbox_skip_reason():
             pytest.fail(f"RLM_REQUIRE_SANDBOX=1 but the sandbox cannot start: {why}")
         pytest.skip(f"{name} environment unavailable: {why}")
+    if name in REMOTE_ENVS:
+        kwargs = {**remote_kwargs(name), **kwargs}
+    if name == "docker":
+        kwargs.setdefault("image", docker_test_image())
     host = host if host is not None else EchoHost(tools)
     return get_environment(name, host=host, tools=tools or [], **kwargs)

@@ -31,10 +31,16 @@ REGISTRY: Registry = {
     "sandbox": ("rlm.environments.sandbox:SandboxREPL", None),
     "docker": ("rlm.environments.docker:DockerREPL", None),
     "ipython": ("rlm.environments.ipython:IPythonREPL", "ipython"),
+    "e2b": ("rlm.environments.e2b:E2BREPL", "e2b"),
+    "modal": ("rlm.environments.modal:ModalREPL", "modal"),
+    "daytona": ("rlm.environments.daytona:DaytonaREPL", "daytona"),
+    "prime": ("rlm.environments.prime:PrimeREPL", "prime"),
+    "monty": ("rlm.environments.monty:MontyREPL", "monty"),
 }
 
 
-# Environments of the reference built elsewhere (issue 15): name -> the extra that brings them.
+# Provider environments whose SDK may be missing: name -> the extra that brings them (the
+# reference's message shape for a missing one, also when persistent=True is asked for).
 PLANNED: dict[str, str] = {"modal": "modal", "prime": "prime", "daytona": "daytona", "e2b": "e2b"}
 
 

@@ -102,6 +102,7 @@ class WorkerProcess:
         use_socketpair: bool = True,
         on_kill: Callable[[], None] | None = None,
         send_timeout: float = 300.0,
+        launch: Callable[[], tuple[Any, socket.socket]] | None = None,
     ):
         self.host_call = host_call
         self.pool = pool
@@ -121,7 +122,14 @@ class WorkerProcess:
         self._peek_event = threading.Event()
         self._on_kill = on_kill  # e.g. `docker kill`: the CLI's death does not stop a container
 
-        if use_socketpair:
+        if launch is not None:
+            # A worker somewhere else (a provider's sandbox): `launch` starts it and returns a
+            # process handle (poll/wait/kill, no local pid) and our end of a local socket that
+            # carries the same frames (see rlm.environments.remote).
+            self.proc, self._sock = launch()
+            fd = self._sock.fileno()
+            self.channel = wire.Channel(fd, fd, max_message)
+        elif use_socketpair:
             host_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             for sock in (host_sock, child_sock):  # big buffers: fewer wakeups for contexts
                 for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
@@ -203,8 +211,10 @@ class WorkerProcess:
             raise LockdownFailed(str(ready.get("feature")), str(ready.get("reason")))
         report = ready.get("lockdown")
         self.lockdown_report = report if isinstance(report, dict) else {}
-        # Under bwrap the interpreter is bwrap's grandchild: rlimits and kills aim at it.
-        self.pid = innermost_pid(self.proc.pid)
+        # Under bwrap the interpreter is bwrap's grandchild: rlimits and kills aim at it. A
+        # remote worker (a provider's sandbox) has no pid on this machine.
+        if isinstance(self.proc, subprocess.Popen):
+            self.pid = innermost_pid(self.proc.pid)
 
     # -- reading ----------------------------------------------------------------------------
     def _drain_stderr(self) -> None:
@@ -404,14 +414,15 @@ class WorkerProcess:
                 self._on_kill()
             except Exception as exc:  # best effort; the process group is killed below anyway
                 log.warning("sandbox worker kill hook failed: %s", exc)
-        inner = self.pid
-        if (
-            inner > 1 and inner != self.proc.pid and self.proc.poll() is None
-        ):  # bwrap: the interpreter first
+        if isinstance(self.proc, subprocess.Popen):  # a remote handle has no local group
+            inner = self.pid
+            if (
+                inner > 1 and inner != self.proc.pid and self.proc.poll() is None
+            ):  # bwrap: the interpreter first
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(inner, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(inner, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
 
