@@ -1,0 +1,83 @@
+"""The REPL side of a retriever: `es_search`, `es_vector_search`, `es_hybrid_search`,
+`es_get` (pyrlm-runtime's names), served on the host as custom tools.
+
+They reach model code through the broker's name table like any custom tool, so they work in
+every environment and the sandbox never opens the index or a socket: model code sends the
+arguments as JSON, the host runs the search and sends plain JSON back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from rlm.retrieval.protocol import RetrievalError, Retriever
+
+__all__ = ["TOOL_NAMES", "retrieval_prompt", "retriever_tools"]
+
+TOOL_NAMES = ("es_search", "es_vector_search", "es_hybrid_search", "es_get")
+
+_HIT = "list of {doc_id, preview, score, metadata}, best first"
+DESCRIPTIONS = {
+    "es_search": f"es_search(query, top_k=10, filters=None) -> {_HIT}. Keyword (BM25) search.",
+    "es_vector_search": f"es_vector_search(query, top_k=10, filters=None) -> {_HIT}. "
+    "Search by meaning (embeddings).",
+    "es_hybrid_search": f"es_hybrid_search(query, top_k=10, filters=None) -> {_HIT}. "
+    "Keyword + meaning, fused by rank.",
+    "es_get": "es_get(doc_id) -> {doc_id, content, metadata}. The whole document.",
+}
+
+
+def _plain(value: Any) -> Any:
+    """The JSON the sandbox would receive, so every environment sees the same values."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def _wrap(method: Callable[..., Any], name: str) -> Callable[..., Any]:
+    def tool(*args: Any, **kwargs: Any) -> Any:
+        return _plain(method(*args, **kwargs))
+
+    tool.__name__ = name
+    tool.__doc__ = DESCRIPTIONS[name]
+    return tool
+
+
+def retriever_tools(retriever: Retriever) -> dict[str, dict[str, Any]]:
+    """`custom_tools` entries (`{name: {"tool": fn, "description": str}}`) for `retriever`."""
+    missing = [
+        m
+        for m in ("search", "vector_search", "hybrid_search", "get")
+        if not callable(getattr(retriever, m, None))
+    ]
+    if missing:
+        raise RetrievalError(
+            f"{type(retriever).__name__} is not a retriever: it lacks {', '.join(missing)} "
+            "(see rlm.retrieval.Retriever)"
+        )
+    methods = {
+        "es_search": retriever.search,
+        "es_vector_search": retriever.vector_search,
+        "es_hybrid_search": retriever.hybrid_search,
+        "es_get": retriever.get,
+    }
+    return {
+        name: {"tool": _wrap(method, name), "description": DESCRIPTIONS[name]}
+        for name, method in methods.items()
+    }
+
+
+def retrieval_prompt(has_context: bool) -> str:
+    """What the system prompt says about the index (the functions are listed as tools)."""
+    where = (
+        "Besides `context`, a search index holds documents you need"
+        if has_context
+        else "The documents you need are in a search index, not in `context` (which holds "
+        "only the query)"
+    )
+    return (
+        f"{where}: find them with es_search / es_hybrid_search (short keyword queries work "
+        "best; try several phrasings), then read the promising ones whole with "
+        "es_get(doc_id). A preview may be cut; es_get gives the full text. filters is a "
+        'dict over metadata, e.g. {"lang": "en"} or {"year": {"gte": 2000}}.'
+    )
