@@ -161,6 +161,16 @@ class LocalIndex:
         self.wait_merges()
         return total
 
+    def delete(self, filters: Filters) -> None:
+        """Delete (at once, committed) every document whose metadata matches `filters`."""
+        filters = check_filters(filters)
+        if not filters:
+            raise RetrievalError("delete needs filters; to start over, remove the directory")
+        clauses = filter_clauses(tantivy, self._index, filters)
+        with self._lock:
+            self._writer_or_open().delete_documents_by_query(tantivy.Query.boolean_query(clauses))
+            self._commit_locked()
+
     def commit(self) -> None:
         with self._lock:
             self._commit_locked()
