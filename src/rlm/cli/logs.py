@@ -12,6 +12,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from rlm._bounded import preview
 from rlm.errors import LogFormatError
 from rlm.viewer.store import LogStore, Run, iteration_totals, read_log
 
@@ -130,5 +131,4 @@ def _render_iterations(iterations: list[dict[str, Any]], console: Console, inden
 
 
 def _short(value: Any, limit: int = 100) -> str:
-    flat = " ".join(_text(value).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return preview(_text(value), limit, one_line=True)

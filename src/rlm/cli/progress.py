@@ -18,6 +18,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from rlm._bounded import preview
+
 UsageFn = Callable[[], tuple[int, float | None]]  # (total tokens, total cost or None)
 
 
@@ -165,5 +167,4 @@ class Progress:
 
 
 def _one_line(text: str | None, limit: int) -> str:
-    flat = " ".join(str(text or "").split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return preview(str(text or ""), limit, one_line=True)

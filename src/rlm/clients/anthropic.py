@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import anthropic
 
+from rlm._bounded import as_int
 from rlm.clients.errors_map import transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_anthropic
@@ -22,10 +23,6 @@ from rlm.types import Message
 __all__ = ["AnthropicClient"]
 
 _SDK_PARAMS = frozenset(inspect.signature(anthropic.resources.Messages.create).parameters)
-
-
-def _num(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) else 0
 
 
 def _text_of(content: Any) -> str:
@@ -116,12 +113,12 @@ class AnthropicClient(ProviderLM):
         usage = response.usage
         if usage is None:
             return RawResult(text, 0, 0, model=response.model, usage_missing=True)
-        read = _num(getattr(usage, "cache_read_input_tokens", 0))
-        written = _num(getattr(usage, "cache_creation_input_tokens", 0))
+        read = as_int(getattr(usage, "cache_read_input_tokens", 0))
+        written = as_int(getattr(usage, "cache_creation_input_tokens", 0))
         return RawResult(
             text=text,
-            input_tokens=_num(usage.input_tokens) + read + written,
-            output_tokens=_num(usage.output_tokens),
+            input_tokens=as_int(usage.input_tokens) + read + written,
+            output_tokens=as_int(usage.output_tokens),
             cached_input_tokens=read,
             cache_write_tokens=written,
             model=getattr(response, "model", None),

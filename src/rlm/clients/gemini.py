@@ -15,6 +15,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
+from rlm._bounded import as_int
 from rlm.clients.errors_map import Failure, transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_gemini
@@ -24,10 +25,6 @@ from rlm.types import Message
 __all__ = ["GeminiClient"]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
-
-
-def _num(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) else 0
 
 
 def _text(content: Any) -> str:
@@ -139,9 +136,9 @@ class GeminiClient(ProviderLM):
             return RawResult("".join(parts), 0, 0, model=model, usage_missing=True)
         return RawResult(
             text="".join(parts),
-            input_tokens=_num(usage.prompt_token_count),
-            output_tokens=_num(usage.candidates_token_count) + _num(usage.thoughts_token_count),
-            cached_input_tokens=_num(usage.cached_content_token_count),
+            input_tokens=as_int(usage.prompt_token_count),
+            output_tokens=as_int(usage.candidates_token_count) + as_int(usage.thoughts_token_count),
+            cached_input_tokens=as_int(usage.cached_content_token_count),
             model=model,
         )
 

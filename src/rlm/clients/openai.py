@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import openai
 
+from rlm._bounded import as_int
 from rlm.clients.errors_map import TruncatedResponseError, transport_errors
 from rlm.clients.provider import ProviderLM, RawResult
 from rlm.clients.sampling import to_openai
@@ -19,10 +20,6 @@ from rlm.errors import ProviderError
 from rlm.types import Message
 
 __all__ = ["OpenAIClient"]
-
-
-def _num(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) else 0
 
 
 def _reported_cost(usage: Any) -> float | None:
@@ -47,9 +44,9 @@ def _read_usage(usage: Any) -> dict[str, Any]:
         return {"input_tokens": 0, "output_tokens": 0, "usage_missing": True}
     details = getattr(usage, "prompt_tokens_details", None)
     return {
-        "input_tokens": _num(getattr(usage, "prompt_tokens", 0)),
-        "output_tokens": _num(getattr(usage, "completion_tokens", 0)),
-        "cached_input_tokens": _num(getattr(details, "cached_tokens", 0)),
+        "input_tokens": as_int(getattr(usage, "prompt_tokens", 0)),
+        "output_tokens": as_int(getattr(usage, "completion_tokens", 0)),
+        "cached_input_tokens": as_int(getattr(details, "cached_tokens", 0)),
         "cost": _reported_cost(usage),
     }
 

@@ -1,14 +1,8 @@
 """The OpenAI-compatible family: servers and gateways that speak Chat Completions, reached
 through the official `openai` SDK with their own base_url and API-key defaults.
 
-| backend     | default base_url                   | API key variable    | key needed |
-|-------------|------------------------------------|---------------------|------------|
-| vllm        | $VLLM_BASE_URL or localhost:8000/v1 | VLLM_API_KEY        | no         |
-| openrouter  | https://openrouter.ai/api/v1       | OPENROUTER_API_KEY  | yes        |
-| vercel      | https://ai-gateway.vercel.sh/v1    | AI_GATEWAY_API_KEY  | yes        |
-| ollama      | $OLLAMA_BASE_URL or localhost:11434/v1 | (none)          | no         |
-| lmstudio    | $LMSTUDIO_BASE_URL or localhost:1234/v1 | (none)         | no         |
-| llamacpp    | $LLAMACPP_BASE_URL or localhost:8080/v1 | (none)         | no         |
+One table, `PROVIDERS`, says everything that differs between them; `CompatibleClient` reads
+its row. Adding a compatible server is one row here plus one registry line.
 
 Local servers get `max_tokens` (what they all read); OpenAI itself gets
 `max_completion_tokens`. OpenRouter is asked to include its exact cost in the usage block,
@@ -18,77 +12,53 @@ and `reasoning_effort` becomes its `reasoning: {effort}` field.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rlm.clients.openai import OpenAIClient
 from rlm.types import Message
 
-__all__ = [
-    "LMStudioClient",
-    "LlamaCppClient",
-    "OllamaClient",
-    "OpenRouterClient",
-    "VLLMClient",
-    "VercelClient",
-]
+
+@dataclass(frozen=True)
+class Compatible:
+    """How one OpenAI-compatible provider differs from OpenAI itself."""
+
+    default_base_url: str
+    api_key_env: str | None = None
+    api_key_required: bool = False
+    base_url_env: str | None = None  # overrides default_base_url when set
+    reports_cost: bool = False  # OpenRouter: ask for usage.cost, map reasoning_effort
 
 
-class _CompatibleClient(OpenAIClient):
-    base_url_env: ClassVar[str | None] = None
+PROVIDERS: dict[str, Compatible] = {
+    "vllm": Compatible("http://localhost:8000/v1", "VLLM_API_KEY", base_url_env="VLLM_BASE_URL"),
+    "ollama": Compatible("http://localhost:11434/v1", base_url_env="OLLAMA_BASE_URL"),
+    "lmstudio": Compatible("http://localhost:1234/v1", base_url_env="LMSTUDIO_BASE_URL"),
+    "llamacpp": Compatible(
+        "http://localhost:8080/v1", "LLAMACPP_API_KEY", base_url_env="LLAMACPP_BASE_URL"
+    ),
+    "vercel": Compatible("https://ai-gateway.vercel.sh/v1", "AI_GATEWAY_API_KEY", True),
+    "openrouter": Compatible(
+        "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", True, None, True
+    ),
+}
+
+
+class CompatibleClient(OpenAIClient):
+    """An OpenAI-compatible provider; `provider` names its row in `PROVIDERS`."""
+
+    provider: ClassVar[Compatible]
     max_tokens_param: ClassVar[str] = "max_tokens"
 
     def __init__(self, model_name: str | None = None, base_url: str | None = None, **kwargs: Any):
-        if base_url is None and self.base_url_env and os.environ.get(self.base_url_env):
-            base_url = os.environ[self.base_url_env]
+        row = self.provider
+        if base_url is None and row.base_url_env and os.environ.get(row.base_url_env):
+            base_url = os.environ[row.base_url_env]
         super().__init__(model_name, base_url=base_url, **kwargs)
 
-
-class VLLMClient(_CompatibleClient):
-    backend = "vllm"
-    api_key_env = "VLLM_API_KEY"
-    api_key_required = False
-    base_url_env = "VLLM_BASE_URL"
-    default_base_url = "http://localhost:8000/v1"
-
-
-class OllamaClient(_CompatibleClient):
-    backend = "ollama"
-    api_key_env = None
-    api_key_required = False
-    base_url_env = "OLLAMA_BASE_URL"
-    default_base_url = "http://localhost:11434/v1"
-
-
-class LMStudioClient(_CompatibleClient):
-    backend = "lmstudio"
-    api_key_env = None
-    api_key_required = False
-    base_url_env = "LMSTUDIO_BASE_URL"
-    default_base_url = "http://localhost:1234/v1"
-
-
-class LlamaCppClient(_CompatibleClient):
-    backend = "llamacpp"
-    api_key_env = "LLAMACPP_API_KEY"
-    api_key_required = False
-    base_url_env = "LLAMACPP_BASE_URL"
-    default_base_url = "http://localhost:8080/v1"
-
-
-class VercelClient(_CompatibleClient):
-    backend = "vercel"
-    api_key_env = "AI_GATEWAY_API_KEY"
-    api_key_required = True
-    default_base_url = "https://ai-gateway.vercel.sh/v1"
-
-
-class OpenRouterClient(_CompatibleClient):
-    backend = "openrouter"
-    api_key_env = "OPENROUTER_API_KEY"
-    api_key_required = True
-    default_base_url = "https://openrouter.ai/api/v1"
-
     def _request_args(self, model: str, messages: list[Message], args: dict[str, Any]) -> dict:
+        if not self.provider.reports_cost:
+            return super()._request_args(model, messages, args)
         args = dict(args)
         effort = args.pop("reasoning_effort", None)
         kwargs = super()._request_args(model, messages, args)
@@ -98,3 +68,38 @@ class OpenRouterClient(_CompatibleClient):
             extra.setdefault("reasoning", {"effort": effort})
         kwargs["extra_body"] = extra
         return kwargs
+
+
+def _client_class(backend: str, class_name: str) -> type[CompatibleClient]:
+    row = PROVIDERS[backend]
+    attrs = {
+        "backend": backend,
+        "provider": row,
+        "api_key_env": row.api_key_env,
+        "api_key_required": row.api_key_required,
+        "default_base_url": row.default_base_url,
+        "__module__": __name__,
+        "__doc__": f"The {backend!r} backend (OpenAI-compatible, see PROVIDERS).",
+    }
+    return type(class_name, (CompatibleClient,), attrs)
+
+
+# Named classes, so the registry and error messages can point at them.
+VLLMClient = _client_class("vllm", "VLLMClient")
+OllamaClient = _client_class("ollama", "OllamaClient")
+LMStudioClient = _client_class("lmstudio", "LMStudioClient")
+LlamaCppClient = _client_class("llamacpp", "LlamaCppClient")
+VercelClient = _client_class("vercel", "VercelClient")
+OpenRouterClient = _client_class("openrouter", "OpenRouterClient")
+
+__all__ = [
+    "PROVIDERS",
+    "Compatible",
+    "CompatibleClient",
+    "LMStudioClient",
+    "LlamaCppClient",
+    "OllamaClient",
+    "OpenRouterClient",
+    "VLLMClient",
+    "VercelClient",
+]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from rlm._bounded import preview
 from rlm.clients.base import BaseLM, as_messages
 from rlm.core.workers import LOOP, BoundedRunner
 from rlm.environments.base import HOST_CALLS
@@ -267,5 +268,4 @@ def _single(usage: Any) -> ModelUsageSummary:
 
 
 def _preview(prompt: Any) -> str:
-    text = prompt if isinstance(prompt, str) else str(prompt)
-    return text[:PREVIEW_CHARS]
+    return preview(prompt, PREVIEW_CHARS)

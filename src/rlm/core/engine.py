@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from rlm._bounded import bounded_repr, clip
 from rlm.clients.base import BaseLM, as_messages
 from rlm.core.broker import Broker
 from rlm.core.config import ModelRouter, RLMConfig, redact
@@ -449,12 +450,10 @@ class _Loop:
 
 def _prompt_for_record(prompt: Any, limit: int = 2_000) -> Any:
     """Sub-call records keep short prompts whole and summarise long ones (never a context)."""
-    if isinstance(prompt, str) and len(prompt) > limit:
-        return prompt[:limit] + f"... [{len(prompt) - limit} more chars]"
-    if isinstance(prompt, (dict, list)):
-        text = repr(prompt)
-        if len(text) > limit:
-            return f"<{type(prompt).__name__} len={len(prompt)}: {text[:limit]}...>"
+    if isinstance(prompt, str):
+        return clip(prompt, limit, count=True)
+    if isinstance(prompt, (dict, list)) and len(text := bounded_repr(prompt, limit)) >= limit:
+        return f"<{type(prompt).__name__} len={len(prompt)}: {text}>"
     return prompt
 
 

@@ -8,13 +8,14 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
 
+from rlm._bounded import clip
 from rlm.types import REPLResult
 
 _MAX = 2_000
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= _MAX else text[:_MAX] + f"\n... [{len(text) - _MAX:,} more chars]"
+    return clip(text, _MAX, count=True)
 
 
 class ConsolePrinter:

@@ -22,6 +22,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from rlm._bounded import number as _num
+from rlm._bounded import preview
 from rlm.errors import LogFormatError
 
 LOG_SUFFIXES = (".jsonl", ".json")
@@ -105,12 +107,7 @@ class Run:
 
 
 def _preview(value: Any, limit: int) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _num(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    return preview(value if isinstance(value, str) else json.dumps(value, default=str), limit)
 
 
 def call_totals(call: dict[str, Any]) -> dict[str, float]:
