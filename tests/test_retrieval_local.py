@@ -9,11 +9,9 @@ import textwrap
 
 import pytest
 
-pytest.importorskip("tantivy")
-
-from rlm.retrieval import LocalIndex, RetrievalError  # noqa: E402
-from rlm.retrieval.fusion import reciprocal_rank_fusion, union_pool  # noqa: E402
-from rlm.retrieval.metrics import ndcg_at_k, recall_at_k  # noqa: E402
+from rlm.retrieval import LocalIndex, RetrievalError
+from rlm.retrieval.fusion import reciprocal_rank_fusion, union_pool
+from rlm.retrieval.metrics import ndcg_at_k, recall_at_k
 
 DOCS = [
     {

@@ -18,7 +18,6 @@ then stored beside the index (`vectors.f32`) and searched exactly, a chunk at a 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -30,6 +29,7 @@ from rlm.errors import MissingDependencyError
 from rlm.retrieval.fusion import reciprocal_rank_fusion
 from rlm.retrieval.protocol import (
     PREVIEW_CHARS,
+    DocInput,
     Document,
     Filters,
     Hit,
@@ -37,6 +37,7 @@ from rlm.retrieval.protocol import (
     check_filters,
     check_top_k,
     make_preview,
+    normalize_doc,
 )
 from rlm.retrieval.tantivy_query import filter_clauses
 
@@ -45,10 +46,9 @@ try:
 except ImportError as exc:
     raise MissingDependencyError("rlm.retrieval.LocalIndex", "retrieval", "tantivy") from exc
 
-__all__ = ["DocInput", "LocalIndex"]
+__all__ = ["LocalIndex"]
 
 log = logging.getLogger("rlm.retrieval")
-DocInput = str | dict[str, Any]
 TOKENIZERS = ("default", "en_stem")
 
 
@@ -59,26 +59,6 @@ def _schema(tokenizer: str) -> Any:
     builder.add_json_field("metadata", stored=True, tokenizer_name="raw", fast=True)
     builder.add_integer_field("vec_row", stored=True, indexed=True)
     return builder.build()
-
-
-def normalize_doc(doc: DocInput) -> tuple[str, str, dict[str, Any]]:
-    """(doc_id, content, metadata) of a str or a {"doc_id", "content"|"text", "metadata"}."""
-    if isinstance(doc, str):
-        return hashlib.sha1(doc.encode("utf-8", "replace")).hexdigest()[:16], doc, {}
-    if not isinstance(doc, dict):
-        raise RetrievalError(
-            f"a document is a str or a dict with 'content', not {type(doc).__name__}"
-        )
-    content = doc.get("content", doc.get("text"))
-    if not isinstance(content, str):
-        raise RetrievalError("a document dict needs a str 'content' (or 'text')")
-    doc_id = doc.get("doc_id", doc.get("id"))
-    if doc_id is None:
-        doc_id = hashlib.sha1(content.encode("utf-8", "replace")).hexdigest()[:16]
-    metadata = doc.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise RetrievalError("a document's 'metadata' must be a dict")
-    return str(doc_id), content, metadata
 
 
 class LocalIndex:

@@ -16,12 +16,14 @@ Filters are a dict `{field: condition}` over metadata, all of which must hold:
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from rlm.errors import RLMError
 
 __all__ = [
     "RANGE_OPS",
+    "DocInput",
     "Document",
     "Filters",
     "Hit",
@@ -30,6 +32,7 @@ __all__ = [
     "check_filters",
     "check_top_k",
     "make_preview",
+    "normalize_doc",
 ]
 
 PREVIEW_CHARS = 300
@@ -37,6 +40,7 @@ MAX_TOP_K = 1_000
 RANGE_OPS = ("gte", "gt", "lte", "lt")
 
 Filters = dict[str, Any]
+DocInput = str | dict[str, Any]
 
 
 class RetrievalError(RLMError):
@@ -169,3 +173,23 @@ def _in_range(value: Any, cond: dict[str, Any]) -> bool:
         )
     except TypeError:
         return False
+
+
+def normalize_doc(doc: DocInput) -> tuple[str, str, dict[str, Any]]:
+    """(doc_id, content, metadata) of a str or a {"doc_id", "content"|"text", "metadata"}."""
+    if isinstance(doc, str):
+        return hashlib.sha1(doc.encode("utf-8", "replace")).hexdigest()[:16], doc, {}
+    if not isinstance(doc, dict):
+        raise RetrievalError(
+            f"a document is a str or a dict with 'content', not {type(doc).__name__}"
+        )
+    content = doc.get("content", doc.get("text"))
+    if not isinstance(content, str):
+        raise RetrievalError("a document dict needs a str 'content' (or 'text')")
+    doc_id = doc.get("doc_id", doc.get("id"))
+    if doc_id is None:
+        doc_id = hashlib.sha1(content.encode("utf-8", "replace")).hexdigest()[:16]
+    metadata = doc.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise RetrievalError("a document's 'metadata' must be a dict")
+    return str(doc_id), content, metadata
