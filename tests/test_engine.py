@@ -369,7 +369,7 @@ def test_a_raising_callback_does_not_break_the_run(make_rlm, caplog):
 
     result = make_rlm(["FINAL(1)"], on_iteration_start=bad).completion("c")
     assert result.response == "1"
-    assert "callback on_iteration_start raised" in caplog.text
+    assert "CallbackObserver.iteration_started raised" in caplog.text
 
 
 def test_base_lm_instance_as_backend_with_exact_usage():

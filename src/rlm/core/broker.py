@@ -24,7 +24,7 @@ from rlm.errors import BrokerError, CancellationError, LimitExceededError, RLMEr
 from rlm.types import LMResponse, ModelUsageSummary, RLMChatCompletion, UsageSummary
 
 if TYPE_CHECKING:
-    from rlm.core.engine import RunScope
+    from rlm.core.scope import RunScope
 
 log = logging.getLogger("rlm")
 PREVIEW_CHARS = 120
@@ -33,8 +33,9 @@ PREVIEW_CHARS = 120
 class Broker:
     """Serves one run's REPL callbacks. Records every sub-call for the trajectory."""
 
-    def __init__(self, scope: RunScope):
+    def __init__(self, scope: RunScope, spawn: Callable[[Any, str | None], RLMChatCompletion]):
         self.scope = scope
+        self._spawn = spawn  # runs a child RLM: (prompt, model) -> its completion
         self._pool = BoundedRunner(scope.config.max_concurrent_subcalls)
         self._semaphore: asyncio.Semaphore | None = None  # created on the loop thread
         # Slots are reserved when a call is submitted, so records keep the order of the
@@ -187,15 +188,15 @@ class Broker:
     def _started(self, client: BaseLM, prompt: Any) -> float:
         scope = self.scope
         scope.guard.check()  # a call queued behind the concurrency bound may start after a trip
-        if scope.config.callbacks.on_subcall_start is not None:
-            scope.fire("on_subcall_start", scope.depth + 1, client.model_name, _preview(prompt))
+        if scope.observed:
+            scope.observer.subcall_started(scope.depth + 1, client.model_name, _preview(prompt))
         return time.perf_counter()
 
     def _failed(self, client: BaseLM, started: float, exc: BaseException) -> None:
         elapsed = time.perf_counter() - started
         error = f"{type(exc).__name__}: {exc}"
-        self.scope.fire(
-            "on_subcall_complete", self.scope.depth + 1, client.model_name, elapsed, error
+        self.scope.observer.subcall_completed(
+            self.scope.depth + 1, client.model_name, elapsed, error
         )
 
     def _finished(
@@ -203,7 +204,7 @@ class Broker:
     ) -> str:
         scope = self.scope
         elapsed = time.perf_counter() - started
-        scope.fire("on_subcall_complete", scope.depth + 1, client.model_name, elapsed, None)
+        scope.observer.subcall_completed(scope.depth + 1, client.model_name, elapsed, None)
         name = response.usage.model or client.model_name
         self._record(
             RLMChatCompletion(
@@ -222,18 +223,18 @@ class Broker:
         scope = self.scope
         scope.guard.check()
         name = scope.router.pick(model, scope.depth + 1).model_name
-        scope.fire("on_subcall_start", scope.depth + 1, name, _preview(prompt))
+        observer = scope.observer
+        if scope.observed:
+            observer.subcall_started(scope.depth + 1, name, _preview(prompt))
         start = time.perf_counter()
         error: str | None = None
         try:
-            result = scope.spawn_child(prompt, model)
+            result = self._spawn(prompt, model)
         except RLMError as exc:
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            scope.fire(
-                "on_subcall_complete", scope.depth + 1, name, time.perf_counter() - start, error
-            )
+            observer.subcall_completed(scope.depth + 1, name, time.perf_counter() - start, error)
         self._record(result, slot)
         return result.response
 

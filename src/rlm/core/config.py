@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rlm.clients import BaseLM, get_client
 from rlm.core.limits import Limits
 from rlm.environments import RESERVED_NAMES, ToolSpec
 from rlm.errors import ConfigurationError
+from rlm.logger.observer import Observer
 
 SECRET_MARKERS = ("key", "token", "secret", "password", "authorization", "credential")
-
-
-@dataclass(frozen=True)
-class Callbacks:
-    """Progress hooks (reference-compatible signatures). Exceptions in them are logged."""
-
-    on_iteration_start: Callable[[int, int], None] | None = None
-    on_iteration_complete: Callable[[int, int, float], None] | None = None
-    on_subcall_start: Callable[[int, str, str], None] | None = None
-    on_subcall_complete: Callable[[int, str, float, str | None], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +36,9 @@ class RLMConfig:
     sampling_args: Mapping[str, Any]
     sub_sampling_args: Mapping[str, Any]
     output_limit: int
-    callbacks: Callbacks = field(default_factory=Callbacks)
+    # Everything that watches every run of the tree: the console (verbose), the progress
+    # callbacks, users' own observers. Each run adds its own trajectory recorder.
+    observers: tuple[Observer, ...] = ()
 
 
 def tool_specs(tools: Mapping[str, Any] | None, what: str) -> tuple[ToolSpec, ...]:

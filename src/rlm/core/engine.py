@@ -1,21 +1,21 @@
 """The RLM loop: ask the root model, run its code, feed the output back, stop at a final answer.
 
-`RunScope` is everything one run (at one depth) needs; `run` drives it. Child RLMs spawned by
-`rlm_query` are runs with a scope of their own at depth + 1 and a guard chained to this one.
+`run` drives one run at one depth with a `RunScope` (core/scope.py). Child RLMs spawned by
+`rlm_query` are runs of `scope.child(...)`, served by `spawn_child`. Everything the loop does
+is reported through the scope's observer (trajectory recorder, console, callbacks).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from rlm._bounded import bounded_repr, clip
-from rlm.clients.base import BaseLM, as_messages
+from rlm.clients.base import as_messages
 from rlm.core.broker import Broker
-from rlm.core.config import ModelRouter, RLMConfig, redact
-from rlm.core.limits import RunGuard
+from rlm.core.config import redact
+from rlm.core.feedback import format_result, prompt_for_record
 from rlm.core.parsing import (
     FinalMarker,
     find_code_blocks,
@@ -33,14 +33,14 @@ from rlm.core.prompts import (
     build_system_prompt,
     query_line,
 )
-from rlm.environments import BaseEnv, ToolSpec, environment_class
+from rlm.core.scope import RunScope
+from rlm.environments import BaseEnv, environment_class
 from rlm.errors import (
     CancellationError,
     ErrorThresholdExceededError,
     LimitExceededError,
     RLMError,
 )
-from rlm.logger.trajectory import RunRecorder, TrajectorySink
 from rlm.types import (
     CodeBlock,
     LMResponse,
@@ -54,85 +54,30 @@ from rlm.types import (
 log = logging.getLogger("rlm")
 DEFAULT_CONTEXT_WINDOW = 128_000
 
-
-@dataclass
-class RunScope:
-    config: RLMConfig
-    router: ModelRouter
-    guard: RunGuard
-    depth: int
-    tools: tuple[ToolSpec, ...]
-    sink: TrajectorySink | None = None
-    printer: Any = None
-    last_messages: list[Message] = field(default_factory=list)
-
-    @property
-    def can_recurse(self) -> bool:
-        return self.depth + 1 < self.config.max_depth
-
-    @property
-    def client(self) -> BaseLM:
-        return self.router.for_depth(self.depth)
-
-    @property
-    def sampling(self) -> dict[str, Any]:
-        cfg = self.config
-        return dict(cfg.sampling_args if self.depth == 0 else cfg.sub_sampling_args)
-
-    def fire(self, name: str, *args: Any) -> None:
-        callback = getattr(self.config.callbacks, name)
-        if callback is None:
-            return
-        try:
-            callback(*args)
-        except Exception:
-            log.exception("callback %s raised; continuing", name)
-
-    def spawn_child(self, prompt: Any, model: str | None) -> RLMChatCompletion:
-        """A child RLM at depth + 1 with its own environment; its spend counts against ours."""
-        child_guard = RunGuard(parent=self.guard)
-        router = self.router
-        if model is not None:
-            router = _PinnedRouter(self.router, self.router.pick(model, self.depth + 1))
-        child = RunScope(
-            config=self.config,
-            router=router,
-            guard=child_guard,
-            depth=self.depth + 1,
-            tools=self.config.sub_tools,
-            sink=RunRecorder(),
-            printer=self.printer,
-        )
-        try:
-            return run(child, prompt, root_prompt=None)
-        finally:
-            child_guard.release()
+__all__ = ["open_environment", "run", "run_metadata", "spawn_child"]
 
 
-class _PinnedRouter:
-    """A router whose calls at every depth go to one client (rlm_query(..., model=name))."""
-
-    def __init__(self, base: ModelRouter, client: BaseLM):
-        self._base = base
-        self._client = client
-
-    def for_depth(self, depth: int) -> BaseLM:
-        return self._client
-
-    def pick(self, model: str | None, depth: int) -> BaseLM:
-        return self._client if model is None else self._base.pick(model, depth)
+def spawn_child(scope: RunScope, prompt: Any, model: str | None) -> RLMChatCompletion:
+    """A child RLM at depth + 1 with its own environment; its spend counts against ours."""
+    child = scope.child(model)
+    try:
+        return run(child, prompt, root_prompt=None)
+    finally:
+        child.guard.release()
 
 
-def new_environment(scope: RunScope) -> BaseEnv:
+def open_environment(scope: RunScope) -> tuple[BaseEnv, Broker]:
+    """A fresh REPL for `scope` and the broker that serves its callbacks."""
     cfg = scope.config
-    cls = environment_class(cfg.environment)
-    return cls(
-        host=Broker(scope),
+    broker = Broker(scope, spawn=partial(spawn_child, scope))
+    env = environment_class(cfg.environment)(
+        host=broker,
         tools=list(scope.tools),
         depth=scope.depth,
         compaction=cfg.compaction,
         **dict(cfg.environment_kwargs),
     )
+    return env, broker
 
 
 def run(
@@ -140,18 +85,18 @@ def run(
     prompt: Any,
     root_prompt: str | None,
     *,
-    env: BaseEnv | None = None,
+    workspace: tuple[BaseEnv, Broker] | None = None,
     turn: int = 0,
 ) -> RLMChatCompletion:
-    """One completion at `scope.depth`. With `env` given (persistent mode) it is reused."""
+    """One completion at `scope.depth`. With `workspace` given (persistent mode), that
+    environment and its broker are reused and stay open."""
     start = time.perf_counter()
     if scope.depth >= scope.config.max_depth:
         return _plain_call(scope, prompt, start)
-    owns_env = env is None
-    if env is None:
-        env = new_environment(scope)
+    owns_env = workspace is None
+    env, broker = workspace if workspace is not None else open_environment(scope)
     remove_interrupt = scope.guard.on_trip(env.interrupt)
-    loop = _Loop(scope, env, prompt, root_prompt, turn)
+    loop = _Loop(scope, env, broker, prompt, root_prompt, turn)
     try:
         answer = loop.run()
     except (LimitExceededError, CancellationError) as exc:
@@ -167,21 +112,18 @@ def run(
         remove_interrupt()
         if owns_env:
             env.close()
-            if isinstance(env.host, Broker):
-                env.host.close()
+            broker.close()
     return loop.finish(answer, start)
 
 
 def _plain_call(scope: RunScope, prompt: Any, start: float) -> RLMChatCompletion:
     """Depth >= max_depth: one LM call, no REPL (logged as a run with no iterations)."""
     client = scope.client
-    if scope.sink is not None:
-        scope.sink.start_run(run_metadata(scope, QueryMetadata.of(prompt), None))
+    scope.observer.run_started(scope.depth, run_metadata(scope, QueryMetadata.of(prompt), None))
     error: RLMError | None = None
     text = ""
     try:
-        response = scope.guard.call(client.complete, as_messages(prompt), **scope.sampling)
-        scope.guard.charge(response.usage)
+        response = scope.guard.call_model(client.complete, as_messages(prompt), **scope.sampling)
         text = response.text
     except RLMError as exc:
         error = exc
@@ -189,16 +131,20 @@ def _plain_call(scope: RunScope, prompt: Any, start: float) -> RLMChatCompletion
     finally:
         completion = RLMChatCompletion(
             root_model=client.model_name,
-            prompt=_prompt_for_record(prompt),
+            prompt=prompt_for_record(prompt),
             response=text,
             usage_summary=scope.guard.usage_summary(),
             execution_time=time.perf_counter() - start,
             error=f"{type(error).__name__}: {error}" if error else None,
         )
-        if scope.sink is not None:
-            scope.sink.end_run(completion)
-            completion.metadata = scope.sink.trajectory()
+        _finish_record(scope, completion)
     return completion
+
+
+def _finish_record(scope: RunScope, completion: RLMChatCompletion) -> None:
+    scope.observer.run_finished(scope.depth, completion)
+    if scope.recorder is not None:
+        completion.metadata = scope.recorder.trajectory()
 
 
 def run_metadata(scope: RunScope, meta: QueryMetadata, root_prompt: str | None) -> dict[str, Any]:
@@ -223,10 +169,17 @@ def run_metadata(scope: RunScope, meta: QueryMetadata, root_prompt: str | None) 
 
 class _Loop:
     def __init__(
-        self, scope: RunScope, env: BaseEnv, prompt: Any, root_prompt: str | None, turn: int
+        self,
+        scope: RunScope,
+        env: BaseEnv,
+        broker: Broker,
+        prompt: Any,
+        root_prompt: str | None,
+        turn: int,
     ):
         self.scope = scope
         self.env = env
+        self.broker = broker
         self.prompt = prompt
         self.root_prompt = root_prompt
         self.turn = turn
@@ -235,6 +188,7 @@ class _Loop:
         self.messages: list[Message] = []
         self.iterations = 0
         self.last_output: str | None = None
+        self.last_usage: Any = None
         self.context_window = scope.client.context_window or DEFAULT_CONTEXT_WINDOW
 
     # -- the loop ---------------------------------------------------------------------------
@@ -270,9 +224,8 @@ class _Loop:
         scope.guard.check()
         self.iterations += 1
         number = self.iterations
-        scope.fire("on_iteration_start", scope.depth, number)
-        if scope.printer:
-            scope.printer.iteration_start(scope.depth, number)
+        observer = scope.observer
+        observer.iteration_started(scope.depth, number)
         started = time.perf_counter()
         prompt_snapshot = list(self.messages)
         response = self._ask(self.messages)
@@ -283,8 +236,7 @@ class _Loop:
             blocks.append(CodeBlock(code, result))
             if result.final_answer is not None:
                 final = result.final_answer
-            if scope.printer:
-                scope.printer.code_block(scope.depth, code, result)
+            observer.code_executed(scope.depth, code, result)
         marker_note = ""
         if final is None:
             final, marker_note = self._final_from_prose(find_final(response.text))
@@ -297,14 +249,11 @@ class _Loop:
             iteration_time=elapsed,
             usage=response.usage,
         )
-        if scope.sink:
-            scope.sink.log_iteration(iteration)
-        scope.fire("on_iteration_complete", scope.depth, number, elapsed)
+        observer.iteration_completed(scope.depth, number, iteration)
         self._count_errors(blocks)
         self._append({"role": "assistant", "content": response.text})
         if final is not None:
-            if scope.printer:
-                scope.printer.final_answer(scope.depth, final)
+            observer.final_answer(scope.depth, final)
             return final
         outputs = [b.result.stdout.strip() for b in blocks if b.result.stdout.strip()]
         if outputs:
@@ -313,18 +262,15 @@ class _Loop:
         return None
 
     def _ask(self, messages: list[Message]) -> LMResponse:
-        client = self.scope.client
-        response = self.scope.guard.call(client.complete, list(messages), **self.scope.sampling)
+        scope = self.scope
+        response = scope.guard.call_model(scope.client.complete, list(messages), **scope.sampling)
         self.last_usage = response.usage
-        self.scope.guard.charge(response.usage)
-        if self.scope.printer:
-            self.scope.printer.model_response(self.scope.depth, response.text)
+        scope.observer.model_responded(scope.depth, response.text)
         return response
 
     def _execute(self, code: str) -> REPLResult:
         result = self.env.execute_code(code)
-        if isinstance(self.env.host, Broker):
-            result.rlm_calls = self.env.host.drain_calls()
+        result.rlm_calls = self.broker.drain_calls()
         # A limit that tripped while the cell ran (and interrupted it) ends the run now.
         self.scope.guard.check()
         return result
@@ -389,21 +335,22 @@ class _Loop:
             # run) the last REPL output it saw, which is what its search found.
             prose = strip_code_fences(response.text).strip()
             final = prose or self.last_output or response.text.strip()
-        if self.scope.sink:
-            self.scope.sink.log_iteration(
-                RLMIteration(
-                    prompt=list(self.messages),
-                    response=response.text,
-                    final_answer=final,
-                    usage=response.usage,
-                )
-            )
+        self.scope.observer.iteration_completed(
+            self.scope.depth,
+            self.iterations + 1,
+            RLMIteration(
+                prompt=list(self.messages),
+                response=response.text,
+                final_answer=final,
+                usage=response.usage,
+            ),
+        )
         return final
 
     # -- compaction -------------------------------------------------------------------------
     def _maybe_compact(self) -> None:
         cfg = self.scope.config
-        usage = getattr(self, "last_usage", None)
+        usage = self.last_usage
         if not cfg.compaction or usage is None:
             return
         if usage.total_tokens < cfg.compaction_threshold_pct * self.context_window:
@@ -424,11 +371,12 @@ class _Loop:
         return query_line(self.root_prompt)
 
     def partial_answer(self) -> str | None:
-        return getattr(self.env, "partial_answer", None)
+        return self.env.partial_answer
 
     def _start_log(self, meta: QueryMetadata) -> None:
-        if self.scope.sink is not None:
-            self.scope.sink.start_run(run_metadata(self.scope, meta, self.root_prompt))
+        self.scope.observer.run_started(
+            self.scope.depth, run_metadata(self.scope, meta, self.root_prompt)
+        )
 
     def finish(
         self, answer: str | None, start: float, error: RLMError | None = None
@@ -436,42 +384,11 @@ class _Loop:
         scope = self.scope
         completion = RLMChatCompletion(
             root_model=scope.client.model_name,
-            prompt=_prompt_for_record(self.prompt),
+            prompt=prompt_for_record(self.prompt),
             response=answer if answer is not None else "",
             usage_summary=scope.guard.usage_summary(),
             execution_time=time.perf_counter() - start,
             error=f"{type(error).__name__}: {error}" if error else None,
         )
-        if scope.sink:
-            scope.sink.end_run(completion)
-            completion.metadata = scope.sink.trajectory()
+        _finish_record(scope, completion)
         return completion
-
-
-def _prompt_for_record(prompt: Any, limit: int = 2_000) -> Any:
-    """Sub-call records keep short prompts whole and summarise long ones (never a context)."""
-    if isinstance(prompt, str):
-        return clip(prompt, limit, count=True)
-    if isinstance(prompt, (dict, list)) and len(text := bounded_repr(prompt, limit)) >= limit:
-        return f"<{type(prompt).__name__} len={len(prompt)}: {text}>"
-    return prompt
-
-
-def format_result(result: REPLResult, limit: int) -> str:
-    """One block's output as the model sees it, cut at `limit` characters (cut stated)."""
-    parts = []
-    if result.stdout:
-        parts.append(result.stdout.rstrip("\n"))
-    if result.stderr:
-        parts.append(result.stderr.rstrip("\n"))
-    text = "\n".join(parts) if parts else "(no output)"
-    dropped = result.truncated_chars
-    if len(text) > limit:
-        dropped += len(text) - limit
-        text = text[:limit]
-    if dropped:
-        text += f"\n[... {dropped:,} characters of output dropped ...]"
-    names = [n for n in result.locals if not n.startswith(("context_", "history_"))]
-    if names:
-        text += f"\nREPL variables: {', '.join(names)}"
-    return text

@@ -24,7 +24,7 @@ from rlm.errors import (
     TimeoutExceededError,
     TokenLimitExceededError,
 )
-from rlm.types import CallUsage, ModelUsageSummary, UsageSummary
+from rlm.types import CallUsage, LMResponse, ModelUsageSummary, UsageSummary
 
 log = logging.getLogger("rlm")
 T = TypeVar("T")
@@ -69,10 +69,7 @@ class RunGuard:
     # -- accounting -------------------------------------------------------------------------
     def charge(self, usage: CallUsage) -> None:
         """Record one call here and in every ancestor, then enforce the limits."""
-        guard: RunGuard | None = self
-        while guard is not None:
-            guard._add(usage)
-            guard = guard.parent
+        self.record(usage)
         self.check()
 
     def _add(self, usage: CallUsage) -> None:
@@ -179,6 +176,29 @@ class RunGuard:
         from rlm.core.workers import POOL
 
         return self.wait(POOL.submit(lambda: fn(*args, **kwargs)))
+
+    def call_model(self, complete: Callable[..., LMResponse], *args: Any, **kwargs: Any) -> Any:
+        """`call(complete, ...)` for a model request, charged to this guard exactly once.
+
+        The charge happens on the thread that ran the request, when it returns: a request
+        abandoned because a limit tripped while it hung is still counted when it finishes,
+        so the usage summary never misses tokens the provider billed."""
+
+        def charged() -> LMResponse:
+            response = complete(*args, **kwargs)
+            self.record(response.usage)
+            return response
+
+        response = self.call(charged)
+        self.check()
+        return response
+
+    def record(self, usage: CallUsage) -> None:
+        """Count one call here and in every ancestor (tripping limits, raising nothing)."""
+        guard: RunGuard | None = self
+        while guard is not None:
+            guard._add(usage)
+            guard = guard.parent
 
     def allow_remote_cancel(self) -> None:
         """`cancel()` may come from another thread (acompletion): never block inline."""

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rlm.clients import BaseLM
-from rlm.core.config import Callbacks, ModelRouter, RLMConfig, tool_specs
-from rlm.core.engine import RunScope, new_environment, run
+from rlm.core.broker import Broker
+from rlm.core.config import ModelRouter, RLMConfig, tool_specs
+from rlm.core.engine import open_environment, run
 from rlm.core.limits import Limits, RunGuard
+from rlm.core.scope import RunScope
 from rlm.environments import BaseEnv, environment_class
 from rlm.errors import CancellationError, ConfigurationError
+from rlm.logger.observer import CallbackObserver, Observer
 from rlm.logger.trajectory import RLMLogger
 from rlm.types import RLMChatCompletion
 
@@ -54,6 +57,7 @@ class RLM:
         verbose: bool = False,
         *,
         output_limit: int = 20_000,
+        observers: Sequence[Observer] = (),
         on_iteration_start: Callable[[int, int], None] | None = None,
         on_iteration_complete: Callable[[int, int, float], None] | None = None,
         on_subcall_start: Callable[[int, str, str], None] | None = None,
@@ -96,19 +100,21 @@ class RLM:
             sampling_args=dict(sampling_args or {}),
             sub_sampling_args=dict(sub_sampling_args or {}),
             output_limit=output_limit,
-            callbacks=Callbacks(
-                on_iteration_start, on_iteration_complete, on_subcall_start, on_subcall_complete
+            observers=_observers(
+                observers,
+                verbose,
+                CallbackObserver(
+                    on_iteration_start,
+                    on_iteration_complete,
+                    on_subcall_start,
+                    on_subcall_complete,
+                ),
             ),
         )
         self.router = ModelRouter(self.config)
         self.logger = logger
         self.verbose = verbose
-        self._printer = None
-        if verbose:
-            from rlm.logger.console import ConsolePrinter
-
-            self._printer = ConsolePrinter()
-        self._persistent_env: BaseEnv | None = None
+        self._workspace: tuple[BaseEnv, Broker] | None = None
         self._persistent_scope: RunScope | None = None
         self._turn = 0
         self._lock = threading.Lock()
@@ -138,9 +144,11 @@ class RLM:
 
     def close(self) -> None:
         """Release the persistent environment and the model clients."""
-        if self._persistent_env is not None:
-            self._persistent_env.close()
-            self._persistent_env = None
+        if self._workspace is not None:
+            env, broker = self._workspace
+            env.close()
+            broker.close()
+            self._workspace = None
         self.router.close()
 
     def __enter__(self) -> RLM:
@@ -158,8 +166,7 @@ class RLM:
             guard=RunGuard(self.config.limits),
             depth=0,
             tools=self.config.tools,
-            sink=self.logger.open_run() if self.logger is not None else None,
-            printer=self._printer,
+            recorder=self.logger.open_run() if self.logger is not None else None,
         )
 
     def _run(self, scope: RunScope, prompt: Any, root_prompt: str | None) -> RLMChatCompletion:
@@ -174,21 +181,40 @@ class RLM:
         self, scope: RunScope, prompt: Any, root_prompt: str | None
     ) -> RLMChatCompletion:
         with self._lock:
-            if self._persistent_env is None:
+            if self._workspace is None:
                 self._persistent_scope = scope
-                self._persistent_env = new_environment(scope)
+                self._workspace = open_environment(scope)
             else:
                 # The environment's broker serves the scope it was built with: point that
-                # scope at this turn's guard and sink.
+                # scope at this turn's guard and recorder.
                 held = self._persistent_scope
                 assert held is not None
-                held.guard, held.sink = scope.guard, scope.sink
+                held.guard, held.recorder = scope.guard, scope.recorder
                 scope = held
             turn = self._turn
-            result = run(scope, prompt, root_prompt, env=self._persistent_env, turn=turn)
-            self._persistent_env.add_history(scope.last_messages, turn)
+            result = run(scope, prompt, root_prompt, workspace=self._workspace, turn=turn)
+            self._workspace[0].add_history(scope.last_messages, turn)
             self._turn += 1
             return result
+
+
+def _observers(
+    given: Sequence[Observer], verbose: bool, callbacks: CallbackObserver
+) -> tuple[Observer, ...]:
+    observers = list(given)
+    for observer in observers:
+        if not isinstance(observer, Observer):
+            raise ConfigurationError(
+                f"observers: {observer!r} is not an rlm.logger.Observer; subclass it and "
+                "override the events you need"
+            )
+    if callbacks.active:
+        observers.append(callbacks)
+    if verbose:
+        from rlm.logger.console import ConsolePrinter
+
+        observers.append(ConsolePrinter())
+    return tuple(observers)
 
 
 def _require(condition: bool, message: str) -> None:

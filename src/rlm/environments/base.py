@@ -86,6 +86,11 @@ class BaseEnv(ABC):
     def resolve_variable(self, name: str) -> str | None:
         """`str(value)` of a REPL variable, or None when it is not bound."""
 
+    @property
+    def partial_answer(self) -> str | None:
+        """The best answer so far (`answer["content"]`), for a run stopped by a limit."""
+        return None
+
     def interrupt(self) -> None:  # noqa: B027 - optional hook
         """Stop the running cell from another thread (limits, Ctrl-C). Best effort."""
 

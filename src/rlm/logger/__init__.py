@@ -1,5 +1,10 @@
-"""Trajectory logging: `RLMLogger` (JSONL, reference format) and the in-memory recorder."""
+"""Trajectory logging and the observer seam.
 
-from rlm.logger.trajectory import RLMLogger, RunRecorder, TrajectorySink
+`Observer` is how anything watches a run (`RLM(observers=[...])`); `RLMLogger` writes JSONL
+in the reference format; `RunRecorder` keeps one run in memory.
+"""
 
-__all__ = ["RLMLogger", "RunRecorder", "TrajectorySink"]
+from rlm.logger.observer import CallbackObserver, Observer, ObserverGroup
+from rlm.logger.trajectory import RLMLogger, RunRecorder
+
+__all__ = ["CallbackObserver", "Observer", "ObserverGroup", "RLMLogger", "RunRecorder"]

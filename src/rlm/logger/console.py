@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 
 from rlm._bounded import clip
+from rlm.logger.observer import Observer
 from rlm.types import REPLResult
 
 _MAX = 2_000
@@ -18,7 +19,7 @@ def _cut(text: str) -> str:
     return clip(text, _MAX, count=True)
 
 
-class ConsolePrinter:
+class ConsolePrinter(Observer):
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self._lock = threading.Lock()  # child runs print from several threads
@@ -28,13 +29,13 @@ class ConsolePrinter:
             for item in items:
                 self.console.print(item)
 
-    def iteration_start(self, depth: int, number: int) -> None:
+    def iteration_started(self, depth: int, number: int) -> None:
         self._print(f"[bold cyan]── depth {depth} · iteration {number} ──[/]")
 
-    def model_response(self, depth: int, text: str) -> None:
+    def model_responded(self, depth: int, text: str) -> None:
         self._print(Panel(_cut(text), title=f"model (depth {depth})", border_style="blue"))
 
-    def code_block(self, depth: int, code: str, result: REPLResult) -> None:
+    def code_executed(self, depth: int, code: str, result: REPLResult) -> None:
         out = "\n".join(x for x in (result.stdout, result.stderr) if x) or "(no output)"
         self._print(
             Syntax(_cut(code), "python", theme="ansi_dark", line_numbers=False),

@@ -1,4 +1,4 @@
-"""The trajectory seam: where a run's metadata, iterations and result go.
+"""Trajectories: a run's metadata, iterations and result, recorded as an `Observer`.
 
 `RunRecorder` keeps one run in memory (children's trajectories are nested into their
 sub-call records this way). `RLMLogger` also writes each completion to its own JSONL file in
@@ -13,24 +13,22 @@ import threading
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from rlm.logger.observer import Observer
 from rlm.types import RLMChatCompletion, RLMIteration
-
-
-class TrajectorySink(Protocol):
-    def start_run(self, metadata: dict[str, Any]) -> None: ...
-    def log_iteration(self, iteration: RLMIteration) -> None: ...
-    def end_run(self, result: RLMChatCompletion) -> None: ...
-    def trajectory(self) -> dict[str, Any] | None: ...
 
 
 def _now() -> str:
     return datetime.now().isoformat()
 
 
-class RunRecorder:
-    """One run's trajectory in memory: {"run_metadata": ..., "iterations": [...]}."""
+class RunRecorder(Observer):
+    """One run's trajectory in memory: {"run_metadata": ..., "iterations": [...]}.
+
+    Each run (the root and every child) has its own recorder in its own observer group, so a
+    child's iterations never land in its parent's file; they are nested into the parent's
+    sub-call records instead."""
 
     def __init__(self) -> None:
         self.run_metadata: dict[str, Any] | None = None
@@ -38,11 +36,11 @@ class RunRecorder:
         self.result: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
-    def start_run(self, metadata: dict[str, Any]) -> None:
+    def run_started(self, depth: int, metadata: dict[str, Any]) -> None:
         self.run_metadata = dict(metadata)
         self._write({"type": "metadata", "timestamp": _now(), **self.run_metadata})
 
-    def log_iteration(self, iteration: RLMIteration) -> None:
+    def iteration_completed(self, depth: int, number: int, iteration: RLMIteration) -> None:
         with self._lock:
             entry = {
                 "type": "iteration",
@@ -53,7 +51,7 @@ class RunRecorder:
             self.iterations.append(entry)
         self._write(entry)
 
-    def end_run(self, result: RLMChatCompletion) -> None:
+    def run_finished(self, depth: int, result: RLMChatCompletion) -> None:
         summary = {
             "type": "result",
             "timestamp": _now(),
@@ -84,7 +82,7 @@ class _FileRun(RunRecorder):
     def __init__(self, path: Path):
         super().__init__()
         self.path = path
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in end_run
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in run_finished
 
     def _write(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, default=str, ensure_ascii=False)
@@ -94,8 +92,8 @@ class _FileRun(RunRecorder):
             self._file.write(line + "\n")
             self._file.flush()
 
-    def end_run(self, result: RLMChatCompletion) -> None:
-        super().end_run(result)
+    def run_finished(self, depth: int, result: RLMChatCompletion) -> None:
+        super().run_finished(depth, result)
         with self._lock:
             self._file.close()
 
