@@ -104,9 +104,16 @@ def main() -> None:
     "--json", "json_output", is_flag=True, help="Print response, usage, time and log path as JSON."
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.option(
+    "--index",
+    "index_path",
+    type=click.Path(path_type=Path),
+    help="Search index from `rlm index build` (the model searches it with es_search/es_get).",
+)
 def run(
     query: str,
     contexts: tuple[str, ...],
+    index_path: Path | None,
     backend_kwargs: dict[str, Any] | None,
     json_output: bool,
     quiet: bool,
@@ -131,6 +138,7 @@ def run(
         json_output=json_output,
         quiet=quiet,
         no_log=no_log,
+        index=index_path,
     )
     code = execute(options, settings, stdin_stream(), sys.stdout, _err_console())
     sys.exit(code)
@@ -270,6 +278,10 @@ def config_show() -> None:
         click.echo(str(exc))
     click.echo(f"log dir: {_log_dir(settings)}")
 
+
+from rlm.cli.index import index_group  # noqa: E402 - registered after the group exists
+
+main.add_command(index_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -27,6 +27,7 @@ class RunOptions:
     json_output: bool
     quiet: bool
     no_log: bool
+    index: Path | None = None  # --index: an embedded search index (rlm index build)
 
 
 def _usage_of(rlm: Any) -> tuple[int, float | None]:
@@ -83,6 +84,8 @@ def execute(
     try:
         loaded = load_context(options.contexts, stdin) if options.contexts else None
         kwargs = build_rlm_kwargs(settings, options.backend_kwargs)
+        if options.index is not None:
+            kwargs["retriever"] = _open_index(options.index)
     except ConfigurationError as exc:
         return _fail(options, err_console, out, f"error: {exc}", EXIT_USAGE)
 
@@ -179,6 +182,17 @@ def execute(
                 f"log: {log_path}  (rlm view to browse)", style="dim", highlight=False
             )
     return EXIT_OK
+
+
+def _open_index(path: Path) -> Any:
+    from rlm.retrieval.protocol import RetrievalError
+
+    try:
+        from rlm.retrieval.local_index import LocalIndex
+
+        return LocalIndex(path, create=False)
+    except RetrievalError as exc:
+        raise ConfigurationError(str(exc)) from exc
 
 
 def _fail(

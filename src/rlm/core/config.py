@@ -36,6 +36,8 @@ class RLMConfig:
     sampling_args: Mapping[str, Any]
     sub_sampling_args: Mapping[str, Any]
     output_limit: int
+    # Paragraphs appended to the root system prompt (e.g. how to use a search index).
+    prompt_notes: tuple[str, ...] = ()
     # Everything that watches every run of the tree: the console (verbose), the progress
     # callbacks, users' own observers. Each run adds its own trajectory recorder.
     observers: tuple[Observer, ...] = ()

@@ -62,6 +62,7 @@ class RLM:
         on_iteration_complete: Callable[[int, int, float], None] | None = None,
         on_subcall_start: Callable[[int, str, str], None] | None = None,
         on_subcall_complete: Callable[[int, str, float, str | None], None] | None = None,
+        retriever: Any = None,
     ):
         _require(isinstance(max_depth, int) and max_depth >= 0, "max_depth must be an int >= 0")
         _require(
@@ -76,6 +77,14 @@ class RLM:
         _require(max_tokens is None or max_tokens > 0, "max_tokens must be > 0 (or None)")
         _require(max_errors is None or max_errors > 0, "max_errors must be > 0 (or None)")
         environment_class(environment)  # unknown names fail here, not mid-run
+        notes: tuple[str, ...] = ()
+        if retriever is not None:  # es_search & co. become host-side tools (rlm.retrieval)
+            from rlm.retrieval.tools import add_retriever_tools
+
+            custom_tools, custom_sub_tools, notes = add_retriever_tools(
+                retriever, custom_tools, custom_sub_tools
+            )
+        self.retriever = retriever
         tools = tool_specs(custom_tools, "custom_tools")
         sub_tools = (
             tools if custom_sub_tools is None else tool_specs(custom_sub_tools, "custom_sub_tools")
@@ -100,6 +109,7 @@ class RLM:
             sampling_args=dict(sampling_args or {}),
             sub_sampling_args=dict(sub_sampling_args or {}),
             output_limit=output_limit,
+            prompt_notes=notes,
             observers=_observers(
                 observers,
                 verbose,
@@ -120,9 +130,11 @@ class RLM:
         self._lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------
-    def completion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
+    def completion(self, prompt: Any = None, root_prompt: str | None = None) -> RLMChatCompletion:
         """Answer over `prompt` (str, dict or list), the REPL's `context`. `root_prompt`, if
-        given, is the question shown to the root model every turn."""
+        given, is the question shown to the root model every turn. With a retriever the
+        context may be omitted: `completion(root_prompt=question)`."""
+        prompt = self._context_or_query(prompt, root_prompt)
         scope = self._new_scope(prompt)
         try:
             return self._run(scope, prompt, root_prompt)
@@ -130,8 +142,11 @@ class RLM:
             scope.guard.cancel()
             raise CancellationError() from None
 
-    async def acompletion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
+    async def acompletion(
+        self, prompt: Any = None, root_prompt: str | None = None
+    ) -> RLMChatCompletion:
         """`completion` without blocking the event loop; cancelling the task stops the run."""
+        prompt = self._context_or_query(prompt, root_prompt)
         scope = self._new_scope(prompt)
         scope.guard.allow_remote_cancel()
         loop = asyncio.get_running_loop()
@@ -158,6 +173,17 @@ class RLM:
         self.close()
 
     # -- internals --------------------------------------------------------------------------
+    def _context_or_query(self, prompt: Any, root_prompt: str | None) -> Any:
+        if prompt is not None:
+            return prompt
+        if self.retriever is None or root_prompt is None:
+            raise ConfigurationError(
+                "completion() needs a context: completion(prompt, root_prompt=...). Only an "
+                "RLM with a retriever may omit it, given the question: "
+                "completion(root_prompt=question)"
+            )
+        return root_prompt  # `context` then holds the question; the documents are in the index
+
     def _new_scope(self, prompt: Any) -> RunScope:
         _check_context(prompt)
         return RunScope(

@@ -12,9 +12,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from rlm.retrieval.protocol import RetrievalError, Retriever
+from rlm.errors import ConfigurationError
+from rlm.retrieval.protocol import Retriever
 
-__all__ = ["TOOL_NAMES", "retrieval_prompt", "retriever_tools"]
+__all__ = ["RETRIEVAL_NOTE", "TOOL_NAMES", "add_retriever_tools", "retriever_tools"]
 
 TOOL_NAMES = ("es_search", "es_vector_search", "es_hybrid_search", "es_get")
 
@@ -51,7 +52,7 @@ def retriever_tools(retriever: Retriever) -> dict[str, dict[str, Any]]:
         if not callable(getattr(retriever, m, None))
     ]
     if missing:
-        raise RetrievalError(
+        raise ConfigurationError(
             f"{type(retriever).__name__} is not a retriever: it lacks {', '.join(missing)} "
             "(see rlm.retrieval.Retriever)"
         )
@@ -67,17 +68,29 @@ def retriever_tools(retriever: Retriever) -> dict[str, dict[str, Any]]:
     }
 
 
-def retrieval_prompt(has_context: bool) -> str:
-    """What the system prompt says about the index (the functions are listed as tools)."""
-    where = (
-        "Besides `context`, a search index holds documents you need"
-        if has_context
-        else "The documents you need are in a search index, not in `context` (which holds "
-        "only the query)"
-    )
-    return (
-        f"{where}: find them with es_search / es_hybrid_search (short keyword queries work "
-        "best; try several phrasings), then read the promising ones whole with "
-        "es_get(doc_id). A preview may be cut; es_get gives the full text. filters is a "
-        'dict over metadata, e.g. {"lang": "en"} or {"year": {"gte": 2000}}.'
-    )
+RETRIEVAL_NOTE = (
+    "A search index holds the documents for this query (if `context` is just the query, "
+    "they are only in the index). Find them with es_search or es_hybrid_search (short keyword "
+    "queries work best; try several phrasings), then read promising ones whole with "
+    "es_get(doc_id): a preview may be cut. `filters` is a dict over metadata, e.g. "
+    '{"lang": "en"} or {"year": {"gte": 2000}}.'
+)
+
+
+def add_retriever_tools(
+    retriever: Retriever,
+    custom_tools: dict[str, Any] | None,
+    custom_sub_tools: dict[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None, tuple[str, ...]]:
+    """(custom_tools, custom_sub_tools, prompt notes) with the es_* tools added to both (a
+    None custom_sub_tools stays None: sub-RLMs then get custom_tools, es_* included)."""
+    es_tools = retriever_tools(retriever)
+    for given in (custom_tools, custom_sub_tools):
+        clash = sorted(set(given or {}) & set(es_tools))
+        if clash:
+            raise ConfigurationError(
+                f"custom tool name(s) {', '.join(clash)} clash with the retriever's tools; "
+                "rename them or drop retriever="
+            )
+    sub = None if custom_sub_tools is None else {**es_tools, **custom_sub_tools}
+    return {**es_tools, **(custom_tools or {})}, sub, (RETRIEVAL_NOTE,)
