@@ -29,6 +29,20 @@ def resolve_model(
     return client
 
 
+class Counted:
+    """`calls` and `cache_hits` of an object whose model calls go through `self._counter`."""
+
+    _counter: CallCounter
+
+    @property
+    def calls(self) -> int:
+        return self._counter.calls
+
+    @property
+    def cache_hits(self) -> int:
+        return self._counter.cache_hits
+
+
 class CallCounter:
     """Sends messages to the model and counts `calls` (real ones) and `cache_hits`."""
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from rlm.clients import BaseLM
 from rlm.clients.cache import ResponseCache
-from rlm.retrieval.models import CallCounter, resolve_model
+from rlm.retrieval.models import CallCounter, Counted, resolve_model
 from rlm.retrieval.protocol import RetrievalError
 
 __all__ = ["ListwiseReranker", "TournamentReranker"]
@@ -54,7 +54,7 @@ def parse_order(text: str, n: int) -> list[int] | None:
     return order + [i for i in range(n) if i not in order]
 
 
-class _LLMRanker:
+class _LLMRanker(Counted):
     def __init__(
         self,
         model: str | BaseLM,
@@ -71,14 +71,6 @@ class _LLMRanker:
         self.system_prompt = system_prompt or SYSTEM_PROMPT
         client = resolve_model(model, model_kwargs, cache, "rerank")
         self._counter = CallCounter(client, {"temperature": 0.0, **(sampling or {})})
-
-    @property
-    def calls(self) -> int:
-        return self._counter.calls
-
-    @property
-    def cache_hits(self) -> int:
-        return self._counter.cache_hits
 
     def _prompt(self, query: str, group: list[dict[str, Any]]) -> str:
         lines = [

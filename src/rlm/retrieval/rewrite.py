@@ -15,7 +15,7 @@ from typing import Any
 
 from rlm.clients import BaseLM
 from rlm.clients.cache import ResponseCache
-from rlm.retrieval.models import CallCounter, resolve_model
+from rlm.retrieval.models import CallCounter, Counted, resolve_model
 from rlm.retrieval.protocol import RetrievalError
 
 __all__ = ["QueryRewriter"]
@@ -46,7 +46,7 @@ def parse_rewrites(text: str, n: int) -> list[str]:
     return [line for line in lines if 3 <= len(line) <= 300][:n]
 
 
-class QueryRewriter:
+class QueryRewriter(Counted):
     """`QueryRewriter(model, n=5).rewrite(query) -> list[str]` (up to n, may be fewer)."""
 
     def __init__(
@@ -65,14 +65,6 @@ class QueryRewriter:
         self.system_prompt = (system_prompt or SYSTEM_PROMPT).replace("{n}", str(n))
         client = resolve_model(model, model_kwargs, cache, "rewrite")
         self._counter = CallCounter(client, {"temperature": 0.0, **(sampling or {})})
-
-    @property
-    def calls(self) -> int:
-        return self._counter.calls
-
-    @property
-    def cache_hits(self) -> int:
-        return self._counter.cache_hits
 
     def rewrite(self, query: str) -> list[str]:
         reply = self._counter.ask(

@@ -42,18 +42,23 @@ log = logging.getLogger("rlm.retrieval")
 
 class _EngineRetriever:
     product = "search engine"
-    extra = ""
 
     def __init__(
         self,
-        client: Any,
-        index: str,
+        url: str | None = None,
         *,
+        index: str,
+        client: Any = None,
         embedder: Any = None,
         content_field: str = "content",
         vector_field: str = "embedding",
         preview_chars: int = PREVIEW_CHARS,
+        **client_kwargs: Any,
     ):
+        if client is None:
+            if url is None:
+                raise RetrievalError(f"{type(self).__name__} needs url= or client=")
+            client = self._make_client(url, client_kwargs)
         self.client = client
         self.index = index
         self.embedder = embedder
@@ -124,6 +129,10 @@ class _EngineRetriever:
         self.client.close()
 
     # -- internals --------------------------------------------------------------------------
+    @staticmethod
+    def _make_client(url: str, kwargs: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
     def _knn_body(self, vector: list[float], top_k: int, filters: Filters) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -182,25 +191,15 @@ class ElasticsearchRetriever(_EngineRetriever):
 
     product = "Elasticsearch"
 
-    def __init__(
-        self, url: str | None = None, *, index: str, client: Any = None, embedder: Any = None,
-        content_field: str = "content", vector_field: str = "embedding",
-        preview_chars: int = PREVIEW_CHARS, **client_kwargs: Any,
-    ):  # fmt: skip
-        if client is None:
-            try:
-                from elasticsearch import Elasticsearch
-            except ImportError as exc:
-                raise MissingDependencyError(
-                    "ElasticsearchRetriever", "elasticsearch", "elasticsearch"
-                ) from exc
-            if url is None:
-                raise RetrievalError("ElasticsearchRetriever needs url= or client=")
-            client = Elasticsearch(url, **client_kwargs)
-        super().__init__(
-            client, index, embedder=embedder, content_field=content_field,
-            vector_field=vector_field, preview_chars=preview_chars,
-        )  # fmt: skip
+    @staticmethod
+    def _make_client(url: str, kwargs: dict[str, Any]) -> Any:
+        try:
+            from elasticsearch import Elasticsearch
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "ElasticsearchRetriever", "elasticsearch", "elasticsearch"
+            ) from exc
+        return Elasticsearch(url, **kwargs)
 
     def _knn_body(self, vector: list[float], top_k: int, filters: Filters) -> dict[str, Any]:
         return es_query.es_knn_body(vector, top_k, filters, self.vector_field)
@@ -216,25 +215,15 @@ class OpenSearchRetriever(_EngineRetriever):
 
     product = "OpenSearch"
 
-    def __init__(
-        self, url: str | None = None, *, index: str, client: Any = None, embedder: Any = None,
-        content_field: str = "content", vector_field: str = "embedding",
-        preview_chars: int = PREVIEW_CHARS, **client_kwargs: Any,
-    ):  # fmt: skip
-        if client is None:
-            try:
-                from opensearchpy import OpenSearch
-            except ImportError as exc:
-                raise MissingDependencyError(
-                    "OpenSearchRetriever", "opensearch", "opensearch-py"
-                ) from exc
-            if url is None:
-                raise RetrievalError("OpenSearchRetriever needs url= or client=")
-            client = OpenSearch(hosts=[url], **client_kwargs)
-        super().__init__(
-            client, index, embedder=embedder, content_field=content_field,
-            vector_field=vector_field, preview_chars=preview_chars,
-        )  # fmt: skip
+    @staticmethod
+    def _make_client(url: str, kwargs: dict[str, Any]) -> Any:
+        try:
+            from opensearchpy import OpenSearch
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "OpenSearchRetriever", "opensearch", "opensearch-py"
+            ) from exc
+        return OpenSearch(hosts=[url], **kwargs)
 
     def _knn_body(self, vector: list[float], top_k: int, filters: Filters) -> dict[str, Any]:
         return es_query.os_knn_body(vector, top_k, filters, self.vector_field)
