@@ -114,3 +114,56 @@ def test_registry_builds_local_by_name():
     env = get_environment("local")
     assert isinstance(env, LocalREPL)
     env.close()
+
+
+def test_host_code_sees_the_original_streams_while_cells_are_captured():
+    import subprocess
+
+    # A real terminal-less process: the original stdout is a pipe with a real fd.
+    code = (
+        "import sys\n"
+        "from rlm.environments import LocalREPL\n"
+        "fd, enc, tty = sys.stdout.fileno(), sys.stdout.encoding, sys.stdout.isatty()\n"
+        "env = LocalREPL()\n"
+        "r = env.execute_code('import sys\\nprint(sys.stdout.isatty())')\n"
+        "assert r.stdout == 'False\\n', r.stdout\n"
+        "assert type(sys.stdout).__name__ == '_StreamRouter'\n"
+        "assert (sys.stdout.fileno(), sys.stdout.encoding, sys.stdout.isatty()) == (fd, enc, tty)\n"
+        "assert sys.stdout.buffer is sys.__stdout__.buffer\n"
+        "import faulthandler; faulthandler.enable(); faulthandler.disable()\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONIOENCODING": "latin-1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_an_interrupt_never_escapes_after_its_cell_ended():
+    # Interrupts fired at random moments around short cells must land inside a cell (and be
+    # reported there) or be dropped; never raise out of execute_code into the caller.
+    env = LocalREPL()
+    stop = threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            env.interrupt()
+
+    thread = threading.Thread(target=hammer)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: hit every window
+    thread.start()
+    try:
+        for i in range(2000):
+            result = env.execute_code(f"x = {i}\nfor _ in range(50): pass")
+            assert result.stderr in ("", "Interrupted: the cell was stopped by the host\n")
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert env.execute_code("print('still fine')").stdout == "still fine\n"

@@ -1,6 +1,7 @@
 """Model clients. A backend is a registered name -> "module:Class"; `get_client` builds one.
 
-Adding a provider is one file in this folder plus one line in `REGISTRY`.
+Adding a provider is one file in this folder plus one line in `REGISTRY`; an installed
+package can add one through the `rlm.backends` entry point group.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from rlm.clients.base import BaseLM
 from rlm.errors import ConfigurationError
 
 __all__ = ["REGISTRY", "BaseLM", "get_client"]
+
+PLUGIN_GROUP = "rlm.backends"
 
 # name -> ("module:Class", extra that provides its dependencies or None)
 REGISTRY: Registry = {
@@ -37,7 +40,7 @@ def get_client(backend: str | BaseLM, backend_kwargs: dict[str, Any] | None = No
     """Build the client registered as `backend` (or return a `BaseLM` instance unchanged)."""
     if isinstance(backend, BaseLM):
         return backend
-    cls = load(REGISTRY, backend, "backend", "; or pass a BaseLM instance")
+    cls = load(REGISTRY, backend, "backend", "; or pass a BaseLM instance", group=PLUGIN_GROUP)
     try:
         return cls(**dict(backend_kwargs or {}))
     except TypeError as exc:

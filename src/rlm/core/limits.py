@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from rlm.core.workers import POOL, help_run
 from rlm.errors import (
     BudgetExceededError,
     CancellationError,
@@ -153,9 +154,11 @@ class RunGuard:
 
     # -- waiting and interrupting -----------------------------------------------------------
     def wait(self, future: Future[T]) -> T:
-        """The future's result, unless a limit trips or Ctrl-C arrives first."""
+        """The future's result, unless a limit trips or Ctrl-C arrives first (and, when the
+        thread pool is full, the future's task run right here: see workers.help_run)."""
         while True:
             self.check()
+            help_run(future)
             remaining = self.remaining_time()
             step = _POLL if remaining is None else min(_POLL, remaining + 0.001)
             try:
@@ -173,8 +176,6 @@ class RunGuard:
         if self._earliest_deadline is None and not self._remote_cancel():
             self.check()
             return fn(*args, **kwargs)
-        from rlm.core.workers import POOL
-
         return self.wait(POOL.submit(lambda: fn(*args, **kwargs)))
 
     def call_model(self, complete: Callable[..., LMResponse], *args: Any, **kwargs: Any) -> Any:

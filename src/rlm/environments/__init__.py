@@ -1,6 +1,7 @@
 """REPL environments. A name -> "module:Class" registry; `get_environment` builds one.
 
-Adding an environment is one file in this folder plus one line in `REGISTRY`.
+Adding an environment is one file in this folder plus one line in `REGISTRY`; an installed
+package can add one through the `rlm.environments` entry point group.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ __all__ = [
     "get_environment",
 ]
 
+PLUGIN_GROUP = "rlm.environments"
+
 # name -> ("module:Class", extra that provides its dependencies or None)
 REGISTRY: Registry = {
     "local": ("rlm.environments.local:LocalREPL", None),
@@ -31,7 +34,7 @@ REGISTRY: Registry = {
 
 
 def environment_class(name: str) -> type[BaseEnv]:
-    return load(REGISTRY, name, "environment")
+    return load(REGISTRY, name, "environment", group=PLUGIN_GROUP)
 
 
 def get_environment(name: str, **kwargs: Any) -> BaseEnv:

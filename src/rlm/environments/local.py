@@ -35,6 +35,11 @@ class LocalREPL(BaseEnv):
             compaction=compaction,
         )
         self._closed = False
+        # Which thread runs a cell, and whether it was already interrupted: written only under
+        # the lock, so an interrupt can never be sent to a thread that has left its cell.
+        self._cell_lock = threading.Lock()
+        self._cell_thread: int | None = None
+        self._interrupt_sent = False
 
     def _call_host(self, name: str, payload: dict[str, Any]) -> Any:
         if self.host is None:
@@ -53,7 +58,19 @@ class LocalREPL(BaseEnv):
     def execute_code(self, code: str) -> REPLResult:
         if self._closed:
             raise REPLEnvironmentError("this LocalREPL is closed")
-        out = self._session.run(code)
+        with self._cell_lock:
+            self._cell_thread, self._interrupt_sent = threading.get_ident(), False
+        try:
+            out = self._session.run(code)
+        except CellInterrupted:
+            # The interrupt lost the race with the cell's end and landed in the bookkeeping
+            # after it: the cell's output is gone, but the run (which tripped a limit) ends.
+            out = _INTERRUPTED
+        finally:
+            try:
+                self._end_cell()
+            except CellInterrupted:  # delivered on entry to _end_cell; at most one is sent
+                self._end_cell()
         return REPLResult(
             stdout=out["stdout"],
             stderr=out["stderr"],
@@ -78,12 +95,35 @@ class LocalREPL(BaseEnv):
         # Raise CellInterrupted inside the thread running the cell. Python-level loops stop at
         # the next bytecode; a C call that never returns cannot be stopped in-process (use
         # the sandbox environment for untrusted code).
-        thread_id = self._session.running_thread
-        if thread_id is None or thread_id == threading.get_ident():
-            return
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(thread_id), ctypes.py_object(CellInterrupted)
-        )
+        with self._cell_lock:
+            thread_id = self._cell_thread
+            if thread_id is None or thread_id == threading.get_ident() or self._interrupt_sent:
+                return
+            self._interrupt_sent = True
+            _set_async_exc(thread_id, CellInterrupted)
+
+    def _end_cell(self) -> None:
+        with self._cell_lock:
+            self._cell_thread = None
+            # An interrupt sent but not yet delivered must not fire later in engine code.
+            _set_async_exc(threading.get_ident(), None)
 
     def close(self) -> None:
         self._closed = True
+
+
+_INTERRUPTED: dict[str, Any] = {
+    "stdout": "",
+    "stderr": "Interrupted: the cell was stopped by the host\n",
+    "locals": {},
+    "execution_time": 0.0,
+    "final_answer": None,
+    "truncated_chars": 0,
+}
+
+
+def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
+    """Schedule `exc` in a thread at its next bytecode; None clears a pending one."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None
+    )

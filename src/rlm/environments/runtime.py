@@ -88,19 +88,39 @@ class _StreamRouter(io.TextIOBase):
             return target.write(text)
         return self._fallback.write(text)
 
+    def _captured(self) -> bool:
+        return getattr(_capture_state, self._slot, None) is not None
+
     def flush(self) -> None:
-        if getattr(_capture_state, self._slot, None) is None:
+        if not self._captured():
             self._fallback.flush()
 
     def writable(self) -> bool:
         return True
 
+    # Host code (rich, click, faulthandler) sees the original stream: the router is only
+    # visible to the thread whose output it is capturing.
     @property
     def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
+        return "utf-8" if self._captured() else getattr(self._fallback, "encoding", "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return "strict" if self._captured() else getattr(self._fallback, "errors", None)
 
     def isatty(self) -> bool:
-        return False
+        return False if self._captured() else self._fallback.isatty()
+
+    def fileno(self) -> int:
+        if self._captured():
+            raise io.UnsupportedOperation("captured REPL output has no file descriptor")
+        return self._fallback.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        # buffer, name, mode, reconfigure, ...: whatever the original stream offers.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._fallback, name)
 
 
 _capture_state = threading.local()
@@ -289,7 +309,7 @@ class REPLSession:
             self._execute(code, out)
         except CellInterrupted as exc:
             interrupted = True
-            err.write(f"Interrupted: {exc or 'the cell was stopped by the host'}\n")
+            err.write(f"Interrupted: {str(exc) or 'the cell was stopped by the host'}\n")
         except BaseException as exc:  # model code errors are data, SystemExit included
             if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is (
                 threading.main_thread()
