@@ -12,6 +12,7 @@ from rlm.core.broker import Broker
 from rlm.core.config import ModelRouter, RLMConfig, tool_specs
 from rlm.core.engine import open_environment, run
 from rlm.core.limits import Limits, RunGuard
+from rlm.core.retrieval_tools import add_retriever_tools
 from rlm.core.scope import RunScope
 from rlm.environments import BaseEnv, environment_class
 from rlm.errors import CancellationError, ConfigurationError
@@ -78,9 +79,7 @@ class RLM:
         _require(max_errors is None or max_errors > 0, "max_errors must be > 0 (or None)")
         environment_class(environment)  # unknown names fail here, not mid-run
         notes: tuple[str, ...] = ()
-        if retriever is not None:  # es_search & co. become host-side tools (rlm.retrieval)
-            from rlm.retrieval.tools import add_retriever_tools
-
+        if retriever is not None:  # es_search & co. become host-side tools
             custom_tools, custom_sub_tools, notes = add_retriever_tools(
                 retriever, custom_tools, custom_sub_tools
             )
