@@ -188,7 +188,7 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_tasks)
     sp = sub.add_parser("retrieval", help="embedded index vs bm25s/rank-bm25; rerank quality")
     sp.add_argument("part", nargs="?", choices=["scale", "quality", "all"], default="all")
-    sp.add_argument("--grid", choices=["smoke", "small", "default"], default="default")
+    sp.add_argument("--grid", choices=["smoke", "small", "default", "1m"], default="default")
     sp.add_argument("--systems", default="ours,bm25s,rank-bm25,sqlite-fts5")
     sp.add_argument("--workdir", help="where indexes are built (default: the temp dir)")
     sp.add_argument("--name", help="result file name (default: retrieval / retrieval-quality)")
