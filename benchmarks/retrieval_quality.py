@@ -5,7 +5,8 @@
    "... works as a doctor in Varnholm"), so BM25 alone ties the one relevant document with
    every other document about that town. Rows: BM25; BM25 over the query and the
    rewriter's 3 rewrites, fused by reciprocal rank; the union pool of those lists (the
-   query's own hits first, at most 30) reranked listwise (window 10, step 5). recall@10 and nDCG@10 against the one
+   query's own hits first, at most 20) reranked listwise (window 10, step 5; replies
+   capped at 80 tokens, rewrites at 150). recall@10 and nDCG@10 against the one
    relevant document, model calls and time.
 2. BrowseComp-style multi-hop questions (benchmarks/tasks/browsecomp.py) over its ~1,000
    documents put in a LocalIndex instead of a context variable. plain: the question's top 5
@@ -65,9 +66,14 @@ def quality(backend: str, backend_kwargs: dict[str, Any], n_queries: int, workdi
     docs, queries = job_corpus(n_queries=n_queries)
     index = LocalIndex(workdir / "jobs")
     index.add(docs)
-    rewriter = QueryRewriter(backend, n=3, model_kwargs=backend_kwargs)
+    rewriter = QueryRewriter(backend, n=3, model_kwargs=backend_kwargs, max_tokens=150)
     reranker = ListwiseReranker(
-        backend, window_size=10, step=5, max_passage_chars=150, model_kwargs=backend_kwargs
+        backend,
+        window_size=10,
+        step=5,
+        max_passage_chars=150,
+        model_kwargs=backend_kwargs,
+        max_tokens=80,
     )
     totals: dict[str, dict[str, float]] = {
         k: {"recall@10": 0.0, "ndcg@10": 0.0, "seconds": 0.0}
@@ -83,7 +89,7 @@ def quality(backend: str, backend_kwargs: dict[str, Any], n_queries: int, workdi
         lists = [base] + [index.search(r, 10) for r in rewrites]
         fused = reciprocal_rank_fusion(lists, 10)  # the rewriter alone: lists fused by rank
         t_pool = time.perf_counter() - start
-        pool = union_pool(lists)[:30]  # the original query's hits first
+        pool = union_pool(lists)[:20]  # the original query's hits first
         reranked = reranker.rerank(query, pool, top_k=10)
         t_rerank = time.perf_counter() - start
         runs = {"bm25": (base, t_base), "bm25+rewriter": (fused, t_pool),

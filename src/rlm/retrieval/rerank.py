@@ -64,13 +64,16 @@ class _LLMRanker(Counted):
         cache: Cache,
         system_prompt: str | None,
         sampling: dict[str, Any] | None,
+        max_tokens: int,
     ):
         if max_passage_chars < 1:
             raise RetrievalError("max_passage_chars must be >= 1")
         self.max_passage_chars = max_passage_chars
         self.system_prompt = system_prompt or SYSTEM_PROMPT
         client = resolve_model(model, model_kwargs, cache, "rerank")
-        self._counter = CallCounter(client, {"temperature": 0.0, **(sampling or {})})
+        # A ranking is short; the cap stops a small model that loops from running on.
+        defaults = {"temperature": 0.0, "max_tokens": max_tokens}
+        self._counter = CallCounter(client, {**defaults, **(sampling or {})})
 
     def _prompt(self, query: str, group: list[dict[str, Any]]) -> str:
         lines = [
@@ -130,6 +133,7 @@ class ListwiseReranker(_LLMRanker):
         model_kwargs: dict[str, Any] | None = None,
         system_prompt: str | None = None,
         sampling: dict[str, Any] | None = None,
+        max_tokens: int = 200,
     ):
         if window_size < 2 or not 1 <= step <= window_size:
             raise RetrievalError("need window_size >= 2 and 1 <= step <= window_size")
@@ -140,6 +144,7 @@ class ListwiseReranker(_LLMRanker):
             cache=cache,
             system_prompt=system_prompt,
             sampling=sampling,
+            max_tokens=max_tokens,
         )
         self.window_size = window_size
         self.step = step
@@ -178,6 +183,7 @@ class TournamentReranker(_LLMRanker):
         model_kwargs: dict[str, Any] | None = None,
         system_prompt: str | None = None,
         sampling: dict[str, Any] | None = None,
+        max_tokens: int = 200,
     ):
         if batch_size < 2 or not 1 <= top_k_per_batch < batch_size:
             raise RetrievalError("need batch_size >= 2 and 1 <= top_k_per_batch < batch_size")
@@ -188,6 +194,7 @@ class TournamentReranker(_LLMRanker):
             cache=cache,
             system_prompt=system_prompt,
             sampling=sampling,
+            max_tokens=max_tokens,
         )
         self.batch_size = batch_size
         self.top_k_per_batch = top_k_per_batch

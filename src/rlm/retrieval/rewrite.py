@@ -58,13 +58,15 @@ class QueryRewriter(Counted):
         *,
         model_kwargs: dict[str, Any] | None = None,
         sampling: dict[str, Any] | None = None,
+        max_tokens: int = 400,
     ):
         if n < 1:
             raise RetrievalError("n must be >= 1")
         self.n = n
         self.system_prompt = (system_prompt or SYSTEM_PROMPT).replace("{n}", str(n))
         client = resolve_model(model, model_kwargs, cache, "rewrite")
-        self._counter = CallCounter(client, {"temperature": 0.0, **(sampling or {})})
+        defaults = {"temperature": 0.0, "max_tokens": max_tokens}  # bounds a looping model
+        self._counter = CallCounter(client, {**defaults, **(sampling or {})})
 
     def rewrite(self, query: str) -> list[str]:
         reply = self._counter.ask(
