@@ -101,6 +101,8 @@ def worker(system_name: str, phase: str, n: int, directory: Path) -> dict[str, A
         "open_ms": open_ms,
         **timing,
         "query_rss_mb": _rss_mb(),
+        "query_rss_anon_mb": _rss_mb("RssAnon"),
+        "query_rss_file_mb": _rss_mb("RssFile"),
         "query_peak_rss_mb": _peak_mb(),
     }
 
