@@ -107,6 +107,7 @@ def cmd_retrieval(args: argparse.Namespace) -> None:
             args.name or "retrieval",
             command=_command(args, "retrieval"),
             workdir=args.workdir,
+            keep=args.keep,
         )
     if args.part in ("quality", "all"):
         from benchmarks import retrieval_quality
@@ -191,6 +192,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--grid", choices=["smoke", "small", "default", "1m"], default="default")
     sp.add_argument("--systems", default="ours,bm25s,rank-bm25,sqlite-fts5")
     sp.add_argument("--workdir", help="where indexes are built (default: the temp dir)")
+    sp.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep indexes in --workdir and reuse them (and their build numbers) next time",
+    )
     sp.add_argument("--name", help="result file name (default: retrieval / retrieval-quality)")
     sp.add_argument("--backend", default="local", help="model for the quality part")
     sp.add_argument("--backend-kwargs", default="{}", help="JSON object")
