@@ -109,10 +109,11 @@ def cmd_retrieval(args: argparse.Namespace) -> None:
             workdir=args.workdir,
             keep=args.keep,
         )
-    if args.part in ("quality", "all"):
-        from benchmarks import retrieval_quality
+    for part in ("quality", "browsecomp"):
+        if args.part in (part, "all"):
+            from benchmarks import retrieval_quality
 
-        retrieval_quality.main(args, command=_command(args, "retrieval"))
+            retrieval_quality.main(args, command=_command(args, "retrieval"), part=part)
 
 
 def cmd_render(args: argparse.Namespace) -> None:
@@ -188,7 +189,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", help="result file name (default: tasks-<backend>-<suite>)")
     sp.set_defaults(fn=cmd_tasks)
     sp = sub.add_parser("retrieval", help="embedded index vs bm25s/rank-bm25; rerank quality")
-    sp.add_argument("part", nargs="?", choices=["scale", "quality", "all"], default="all")
+    sp.add_argument(
+        "part", nargs="?", choices=["scale", "quality", "browsecomp", "all"], default="all"
+    )
     sp.add_argument("--grid", choices=["smoke", "small", "default", "1m"], default="default")
     sp.add_argument("--systems", default="ours,bm25s,rank-bm25,sqlite-fts5")
     sp.add_argument("--workdir", help="where indexes are built (default: the temp dir)")

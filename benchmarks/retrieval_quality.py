@@ -144,36 +144,35 @@ def _bc_row(task: Any, method: str, answer: str, start: float) -> dict[str, Any]
             "seconds": time.perf_counter() - start}  # fmt: skip
 
 
-def main(args: Any, command: str) -> None:
+def main(args: Any, command: str, part: str = "quality") -> None:
+    """`quality` (queries over the job corpus) or `browsecomp`, each to its own result file."""
     backend_kwargs = json.loads(args.backend_kwargs)
     with tempfile.TemporaryDirectory(prefix="rlm-retrieval-quality-", dir=args.workdir) as tmp:
-        rows, per_query, n_docs = quality(args.backend, backend_kwargs, args.queries, Path(tmp))
-        bc_rows = browsecomp(args.backend, backend_kwargs, args.tasks, Path(tmp))
-    table = markdown_table(
-        ["method", "recall@10", "nDCG@10", "model calls", "s / query"],
-        [[r["method"], r["recall@10"], r["ndcg@10"], r["model_calls"], r["seconds"]] for r in rows],
-    )
-    table += (
-        f"\n\n{len(per_query)} queries over {n_docs:,} documents, one relevant each.\n\n"
-        "BrowseComp-style multi-hop questions (~1,000 documents in a LocalIndex):\n\n"
-    )
-    table += markdown_table(
-        ["task", "hops", "method", "score", "s", "gold", "answer"],
-        [[r["task"], r["hops"], r["method"], r["score"], r["seconds"], r["gold"],
-          r["answer"][:80].replace("|", "/").replace("\n", " ")] for r in bc_rows],
-    )  # fmt: skip
+        if part == "quality":
+            rows, per_query, n_docs = quality(args.backend, backend_kwargs, args.queries, Path(tmp))
+            table = markdown_table(
+                ["method", "recall@10", "nDCG@10", "model calls", "s / query"],
+                [[r["method"], r["recall@10"], r["ndcg@10"], r["model_calls"], r["seconds"]]
+                 for r in rows],
+            )  # fmt: skip
+            table += f"\n\n{len(per_query)} queries over {n_docs:,} documents, one relevant each."
+            rows = [*rows, {"per_query": per_query}]
+            title = "Retrieval quality: BM25 vs BM25 + query rewriter + listwise rerank"
+        else:
+            rows = browsecomp(args.backend, backend_kwargs, args.tasks, Path(tmp))
+            table = markdown_table(
+                ["task", "hops", "method", "score", "s", "gold", "answer"],
+                [[r["task"], r["hops"], r["method"], r["score"], r["seconds"], r["gold"],
+                  r["answer"][:80].replace("|", "/").replace("\n", " ")] for r in rows],
+            )  # fmt: skip
+            title = "BrowseComp-style questions over a LocalIndex: plain RAG vs RLM"
     meta = header(
-        "retrieval-quality",
-        title="Retrieval quality (rewrite + listwise rerank) and BrowseComp with a retriever",
+        f"retrieval-{part}",
+        title=title,
         command=command,
         backend=args.backend,
         backend_kwargs=backend_kwargs,
         notes=__doc__,
     )
-    write_results(
-        args.name or "retrieval-quality",
-        meta,
-        [*rows, {"per_query": per_query}, {"browsecomp": bc_rows}],
-        table,
-    )
+    write_results(args.name or f"retrieval-{part}", meta, rows, table)
     print(table)
