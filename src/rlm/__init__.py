@@ -6,6 +6,8 @@ from rlm.errors import (
     ErrorThresholdExceededError,
     LimitExceededError,
     RLMError,
+    SubcallLimitExceededError,
+    SubcallTokenLimitExceededError,
     TimeoutExceededError,
     TokenLimitExceededError,
 )
@@ -14,11 +16,23 @@ __all__ = [
     "RLM",
     "BudgetExceededError",
     "CancellationError",
+    "Context",
     "ErrorThresholdExceededError",
+    "ExecutionProfile",
     "LimitExceededError",
     "RLMError",
+    "RouterConfig",
+    "RouterResult",
+    "SmartRouter",
+    "SubcallLimitExceededError",
+    "SubcallTokenLimitExceededError",
     "TimeoutExceededError",
     "TokenLimitExceededError",
+    "Trace",
+    "TraceStep",
 ]
 
 from rlm.core.rlm import RLM
+from rlm.environments.toolkit import Context
+from rlm.router import ExecutionProfile, RouterConfig, RouterResult, SmartRouter
+from rlm.trace import Trace, TraceStep

@@ -18,6 +18,8 @@
     │   ├── BudgetExceededError     max_budget (USD)
     │   ├── TimeoutExceededError    max_timeout (seconds)
     │   ├── TokenLimitExceededError max_tokens (input + output)
+    │   ├── SubcallLimitExceededError       max_subcalls (llm_query / rlm_query calls)
+    │   ├── SubcallTokenLimitExceededError  max_subcall_tokens (tokens spent by sub-calls)
     │   └── ErrorThresholdExceededError  max_errors consecutive failing iterations
     ├── CancellationError           Ctrl-C / cancel(); `.partial_answer`
     └── LogFormatError              a trajectory file that is not a valid log
@@ -48,6 +50,8 @@ __all__ = [
     "RealModelCallBlockedError",
     "SandboxUnavailableError",
     "ScriptExhaustedError",
+    "SubcallLimitExceededError",
+    "SubcallTokenLimitExceededError",
     "TimeoutExceededError",
     "TokenLimitExceededError",
 ]
@@ -174,6 +178,30 @@ class TokenLimitExceededError(LimitExceededError):
             message
             or f"Token limit exceeded: {tokens_used:,} of {token_limit:,} tokens. "
             "Raise max_tokens.",
+            partial_answer,
+        )
+
+
+class SubcallLimitExceededError(LimitExceededError):
+    def __init__(self, subcalls: int, limit: int, partial_answer: str | None = None):
+        self.subcalls = subcalls
+        self.limit = limit
+        super().__init__(
+            f"Sub-call limit exceeded: sub-call {subcalls:,} of at most {limit:,}. Raise "
+            "max_subcalls, or pass on_subcall_limit='finalize' to have the model answer "
+            "with what it has.",
+            partial_answer,
+        )
+
+
+class SubcallTokenLimitExceededError(LimitExceededError):
+    def __init__(self, tokens_used: int, token_limit: int, partial_answer: str | None = None):
+        self.tokens_used = tokens_used
+        self.token_limit = token_limit
+        super().__init__(
+            f"Sub-call token limit exceeded: {tokens_used:,} of {token_limit:,} tokens spent "
+            "by sub-calls. Raise max_subcall_tokens, or pass on_subcall_limit='finalize' to "
+            "have the model answer with what it has.",
             partial_answer,
         )
 

@@ -207,6 +207,9 @@ class RLMChatCompletion:
     execution_time: float
     metadata: dict[str, Any] | None = None
     error: str | None = None
+    # An rlm.Trace of the run's steps, built from its recorded trajectory (not serialised:
+    # it is derived from what the log holds; see rlm.trace).
+    trace: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -319,6 +322,8 @@ class QueryMetadata:
             return cls("dict", [_length(v) for v in context.values()] or [0])
         if isinstance(context, (list, tuple)):
             return cls("list", [_length(v) for v in context] or [0])
+        if callable(getattr(context, "document_lengths", None)):  # rlm.Context (duck-typed)
+            return cls("Context", context.document_lengths() or [0])
         return cls(type(context).__name__, [_length(context)])
 
 

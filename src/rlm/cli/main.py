@@ -110,6 +110,13 @@ def main() -> None:
     type=click.Path(path_type=Path),
     help="Search index from `rlm index build` (the model searches it with es_search/es_get).",
 )
+@click.option(
+    "--route",
+    type=click.Choice(["rlm", "auto", "plain"]),
+    default="rlm",
+    show_default=True,
+    help="auto: one plain call when the context fits the model's window, else an RLM.",
+)
 def run(
     query: str,
     contexts: tuple[str, ...],
@@ -118,6 +125,7 @@ def run(
     json_output: bool,
     quiet: bool,
     no_log: bool,
+    route: str,
     **flags: Any,
 ) -> None:
     """Answer QUERY over the given context with a Recursive Language Model.
@@ -139,6 +147,7 @@ def run(
         quiet=quiet,
         no_log=no_log,
         index=index_path,
+        route=route,
     )
     code = execute(options, settings, stdin_stream(), sys.stdout, _err_console())
     sys.exit(code)

@@ -28,6 +28,7 @@ class RunOptions:
     quiet: bool
     no_log: bool
     index: Path | None = None  # --index: an embedded search index (rlm index build)
+    route: str = "rlm"  # "auto" / "plain": see rlm.cli.route
 
 
 def _usage_of(rlm: Any) -> tuple[int, float | None]:
@@ -115,6 +116,18 @@ def execute(
                 "pass --log-dir or --no-log",
                 EXIT_USAGE,
             )
+
+    if options.route != "rlm" and options.index is None:  # an index needs the REPL to search
+        from rlm.cli.route import route_plain
+
+        prompt = loaded.value if loaded is not None else options.query
+        try:
+            code = route_plain(options.route, options.query, prompt, kwargs, out, err_console,
+                               json_output=options.json_output, quiet=options.quiet)  # fmt: skip
+        except RLMError as exc:
+            return _fail(options, err_console, out, f"error: {exc}", EXIT_FAILED)
+        if code is not None:
+            return code
 
     progress = Progress(err_console, enabled=not options.quiet)
     try:

@@ -83,24 +83,41 @@ class Broker:
         scope = self.scope
         scope.guard.check()
         client = scope.router.pick(model, scope.depth + 1)
+        # Counted against max_subcalls here, in prompt order, so which items a spent budget
+        # refuses does not depend on thread timing.
+        refusals = [scope.guard.begin_subcall() for _ in prompts]
         if client.native_async:
             # The whole batch is one task on the loop: one wake-up instead of one per prompt.
-            return self._wait(LOOP.submit(self._batch_async(client, prompts)))
+            return self._wait(LOOP.submit(self._batch_async(client, prompts, refusals)))
         return self._collect(
-            [self._pool.submit(self._one_llm_call, client, p, self._reserve()) for p in prompts]
+            [
+                _done(note)
+                if note
+                else self._pool.submit(self._one_llm_call, client, p, self._reserve())
+                for p, note in zip(prompts, refusals, strict=True)
+            ]
         )
 
     def _rlm_query(self, prompt: Any, model: str | None = None) -> str:
         if not self.scope.can_recurse:
             return self._llm_query(prompt, model)
+        note = self.scope.guard.begin_subcall()
+        if note:
+            return note
         return self._wait(self._pool.submit(self._one_child_run, prompt, model, self._reserve()))
 
     def _rlm_query_batched(self, prompts: list[Any], model: str | None = None) -> list[str]:
         if not self.scope.can_recurse:
             return self._llm_query_batched(prompts, model)
         _require_list(prompts)
+        refusals = [self.scope.guard.begin_subcall() for _ in prompts]
         return self._collect(
-            [self._pool.submit(self._one_child_run, p, model, self._reserve()) for p in prompts]
+            [
+                _done(note)
+                if note
+                else self._pool.submit(self._one_child_run, p, model, self._reserve())
+                for p, note in zip(prompts, refusals, strict=True)
+            ]
         )
 
     def _tool(self, name: str, args: list[Any] | None = None, kwargs: dict | None = None) -> Any:
@@ -132,11 +149,15 @@ class Broker:
                 results.append(f"Error: {type(exc).__name__}: {exc}")
         return results
 
-    async def _batch_async(self, client: BaseLM, prompts: list[Any]) -> list[str]:
-        slots = [self._reserve() for _ in prompts]
+    async def _batch_async(
+        self, client: BaseLM, prompts: list[Any], refusals: list[str | None]
+    ) -> list[str]:
+        slots = [None if note else self._reserve() for note in refusals]
         tasks = [
-            asyncio.ensure_future(self._one_llm_call_async(client, p, slot))
-            for p, slot in zip(prompts, slots, strict=True)
+            asyncio.ensure_future(
+                _refused(note) if note else self._one_llm_call_async(client, p, slot)
+            )
+            for p, slot, note in zip(prompts, slots, refusals, strict=True)
         ]
         try:
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -158,6 +179,9 @@ class Broker:
         scope = self.scope
         scope.guard.check()
         client = scope.router.pick(model, scope.depth + 1)
+        note = scope.guard.begin_subcall()
+        if note:
+            return _done(note)
         if client.native_async:
             return LOOP.submit(self._one_llm_call_async(client, prompt, self._reserve()))
         return self._pool.submit(self._one_llm_call, client, prompt, self._reserve())
@@ -216,7 +240,7 @@ class Broker:
             ),
             slot,
         )
-        scope.guard.charge(response.usage)
+        scope.guard.charge(response.usage, subcall=True)
         return response.text
 
     def _one_child_run(self, prompt: Any, model: str | None, slot: _Slot) -> str:
@@ -255,6 +279,16 @@ class _Slot:
 
     def __init__(self) -> None:
         self.record: RLMChatCompletion | None = None
+
+
+def _done(value: str) -> Future[str]:
+    future: Future[str] = Future()
+    future.set_result(value)
+    return future
+
+
+async def _refused(note: str) -> str:
+    return note
 
 
 def _require_list(prompts: Any) -> None:

@@ -26,6 +26,7 @@ from rlm.core.parsing import (
 from rlm.core.prompts import (
     AFTER_COMPACTION,
     BEST_ANSWER,
+    BUDGET_SPENT,
     COMPACTION,
     FIRST_TURN,
     NEXT_TURN,
@@ -41,6 +42,8 @@ from rlm.errors import (
     LimitExceededError,
     RLMError,
 )
+from rlm.tokens import count_message_tokens
+from rlm.trace import Trace
 from rlm.types import (
     CodeBlock,
     LMResponse,
@@ -144,7 +147,11 @@ def _plain_call(scope: RunScope, prompt: Any, start: float) -> RLMChatCompletion
 def _finish_record(scope: RunScope, completion: RLMChatCompletion) -> None:
     scope.observer.run_finished(scope.depth, completion)
     if scope.recorder is not None:
-        completion.metadata = scope.recorder.trajectory()
+        # One record, two views: the trace (always) and the metadata (when logged).
+        trajectory = scope.recorder.trajectory()
+        completion.trace = Trace.from_trajectory(trajectory)
+        if scope.publish_metadata:
+            completion.metadata = trajectory
 
 
 def run_metadata(scope: RunScope, meta: QueryMetadata, root_prompt: str | None) -> dict[str, Any]:
@@ -217,6 +224,8 @@ class _Loop:
             answer = self._iteration(last=number == cfg.max_iterations)
             if answer is not None:
                 return answer
+            if scope.guard.exhausted:  # on_subcall_limit="finalize": answer with what it has
+                return self._best_answer()
             self._maybe_compact()
         return self._best_answer()
 
@@ -310,6 +319,10 @@ class _Loop:
             parts.append(note)
         # After the last iteration the same message asks for the best answer, so the
         # conversation keeps alternating roles.
+        spent = self.scope.guard.exhausted
+        if spent and not last:
+            parts.append(BUDGET_SPENT.format(query_line=self._query(), what=spent))
+            return "\n\n".join(parts)
         template = BEST_ANSWER if last else (NEXT_TURN if blocks else NO_CODE_TURN)
         parts.append(template.format(query_line=self._query()))
         return "\n\n".join(parts)
@@ -354,7 +367,12 @@ class _Loop:
         usage = self.last_usage
         if not cfg.compaction or usage is None:
             return
-        if usage.total_tokens < cfg.compaction_threshold_pct * self.context_window:
+        # The next request is the history plus the newest feedback, which the last call's
+        # usage has not seen (and some servers report no usage): count it too.
+        size = max(
+            usage.total_tokens, count_message_tokens(self.messages, self.scope.client.model_name)
+        )
+        if size < cfg.compaction_threshold_pct * self.context_window:
             return
         summary = self._ask([*self.messages, {"role": "user", "content": COMPACTION}])
         system, first = self.messages[0], self.messages[1]

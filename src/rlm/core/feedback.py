@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rlm._bounded import bounded_repr, clip
+from rlm.environments.toolkit import Context
 from rlm.types import REPLResult
 
 
@@ -30,6 +31,8 @@ def format_result(result: REPLResult, limit: int) -> str:
 
 def prompt_for_record(prompt: Any, limit: int = 2_000) -> Any:
     """Sub-call records keep short prompts whole and summarise long ones (never a context)."""
+    if isinstance(prompt, Context):
+        return repr(prompt)  # its size and shape, never its text
     if isinstance(prompt, str):
         return clip(prompt, limit, count=True)
     if isinstance(prompt, (dict, list)) and len(text := bounded_repr(prompt, limit)) >= limit:

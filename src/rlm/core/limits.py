@@ -22,6 +22,8 @@ from rlm.errors import (
     CancellationError,
     LimitExceededError,
     RLMError,
+    SubcallLimitExceededError,
+    SubcallTokenLimitExceededError,
     TimeoutExceededError,
     TokenLimitExceededError,
 )
@@ -30,6 +32,13 @@ from rlm.types import CallUsage, LMResponse, ModelUsageSummary, UsageSummary
 log = logging.getLogger("rlm")
 T = TypeVar("T")
 _POLL = 0.05  # seconds between checks while waiting; also bounds Ctrl-C latency
+# Sub-call counting checks every guard of a chain, then counts in all of them: one lock for
+# all guards keeps concurrent sub-calls from overshooting max_subcalls between the two.
+_SUBCALL_LOCK = threading.Lock()
+SUBCALL_LIMIT_NOTE = (
+    "[SUBCALL_LIMIT] {what} reached: no more sub-model calls in this run. "
+    "Build your final answer now from what you already have."
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,11 @@ class Limits:
     max_timeout: float | None = None
     max_tokens: int | None = None
     max_errors: int | None = None
+    max_subcalls: int | None = None  # llm_query / rlm_query calls, whole tree
+    max_subcall_tokens: int | None = None  # tokens spent by sub-calls (and child runs)
+    # "raise": a sub-call budget trip raises like any limit; "finalize": further sub-calls
+    # are refused with a note to the model, which is then asked for its best answer.
+    on_subcall_limit: str = "raise"
 
 
 class RunGuard:
@@ -52,6 +66,9 @@ class RunGuard:
         self._usage: dict[str, ModelUsageSummary] = {}
         self.tokens = 0
         self.cost = 0.0
+        self.subcalls = 0
+        self.subcall_tokens = 0
+        self._exhausted: str | None = None  # a sub-call budget spent in "finalize" mode
         self._tripped: RLMError | None = None
         self._interrupts: list[Callable[[], None]] = []
         self._children: list[RunGuard] = []
@@ -68,15 +85,17 @@ class RunGuard:
             threading.Thread(target=self._watch_deadline, name="rlm-deadline", daemon=True).start()
 
     # -- accounting -------------------------------------------------------------------------
-    def charge(self, usage: CallUsage) -> None:
+    def charge(self, usage: CallUsage, *, subcall: bool = False) -> None:
         """Record one call here and in every ancestor, then enforce the limits."""
-        self.record(usage)
+        self.record(usage, subcall=subcall)
         self.check()
 
-    def _add(self, usage: CallUsage) -> None:
+    def _add(self, usage: CallUsage, subcall: bool = False) -> None:
         with self._lock:
             self._usage.setdefault(usage.model, ModelUsageSummary()).add(usage)
             self.tokens += usage.total_tokens
+            if subcall:
+                self.subcall_tokens += usage.total_tokens
             if usage.cost is not None:
                 self.cost += usage.cost
             elif self.limits.max_budget is not None and not self._warned_no_cost:
@@ -91,6 +110,45 @@ class RunGuard:
             self.trip(TokenLimitExceededError(self.tokens, limits.max_tokens))
         if limits.max_budget is not None and self.cost > limits.max_budget:
             self.trip(BudgetExceededError(self.cost, limits.max_budget))
+        cap = limits.max_subcall_tokens
+        if subcall and cap is not None and self.subcall_tokens > cap:
+            if limits.on_subcall_limit == "finalize":
+                self._exhausted = self._exhausted or f"max_subcall_tokens ({cap:,})"
+            else:
+                self.trip(SubcallTokenLimitExceededError(self.subcall_tokens, cap))
+
+    # -- sub-call budgets -------------------------------------------------------------------
+    def begin_subcall(self) -> str | None:
+        """Count one sub-call here and in every ancestor. None: go ahead. A string: the
+        budget is spent in "finalize" mode; reply that to the model instead of calling. In
+        "raise" mode a spent budget trips the tree and raises."""
+        self.check()
+        chain = self._chain()
+        with _SUBCALL_LOCK:
+            for guard in chain:
+                limits = guard.limits
+                cap = limits.max_subcalls
+                if guard._exhausted is None and cap is not None and guard.subcalls >= cap:
+                    if limits.on_subcall_limit != "finalize":
+                        guard.trip(SubcallLimitExceededError(guard.subcalls + 1, cap))
+                        break
+                    guard._exhausted = f"max_subcalls ({cap:,})"
+                if guard._exhausted is not None:
+                    return SUBCALL_LIMIT_NOTE.format(what=guard._exhausted)
+            else:
+                for guard in chain:
+                    guard.subcalls += 1
+                return None
+        self.check()
+        return None  # unreachable: the trip above raises in check()
+
+    @property
+    def exhausted(self) -> str | None:
+        """Which sub-call budget is spent ("finalize" mode), here or above; else None."""
+        for guard in self._chain():
+            if guard._exhausted is not None:
+                return guard._exhausted
+        return None
 
     def usage_summary(self) -> UsageSummary:
         with self._lock:
@@ -194,11 +252,13 @@ class RunGuard:
         self.check()
         return response
 
-    def record(self, usage: CallUsage) -> None:
-        """Count one call here and in every ancestor (tripping limits, raising nothing)."""
+    def record(self, usage: CallUsage, *, subcall: bool = False) -> None:
+        """Count one call here and in every ancestor (tripping limits, raising nothing).
+        `subcall`: an llm_query from this run's REPL; for ancestors, everything a child run
+        spends is sub-call spend."""
         guard: RunGuard | None = self
         while guard is not None:
-            guard._add(usage)
+            guard._add(usage, subcall or guard is not self)
             guard = guard.parent
 
     def allow_remote_cancel(self) -> None:

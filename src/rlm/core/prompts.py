@@ -18,6 +18,9 @@ REPL names:
 text it needs into the prompt (a sub-model reads roughly {sub_chars:,} characters at most).
 - `llm_query_batched(prompts, model=None) -> list[str]`: many prompts run concurrently; \
 answers come back in order. Much faster than calling llm_query in a loop.
+- Helpers: `P` (the context as one text), `ctx.find("text")` -> [(start, end, match)], \
+`ctx.chunk(n)`, `peek(n)`, `extract_after("marker")`, `ask(question, text)`, \
+`ask_chunks(question, chunks)` -> one answer per chunk.
 - `rlm_query(prompt, model=None) -> str` and `rlm_query_batched(prompts)`: {rlm_query_text}
 - `SHOW_VARS()`: your variables. `print(...)` shows values; output over {output_limit:,} \
 characters per block is cut.{extra_names}{tool_text}
@@ -50,6 +53,10 @@ NO_CODE_TURN = (
 BEST_ANSWER = (
     "{query_line}You are out of iterations. Reply now with your best final answer as "
     "FINAL(answer) on its own line, based on what you found so far."
+)
+BUDGET_SPENT = (
+    "{query_line}The sub-call budget is used up ({what}). Reply now with your best final "
+    "answer as FINAL(answer) on its own line, based on what you found so far."
 )
 COMPACTION = (
     "Your conversation is getting long. Summarise it for yourself: what the task is, what you "

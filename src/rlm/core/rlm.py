@@ -15,9 +15,10 @@ from rlm.core.limits import Limits, RunGuard
 from rlm.core.retrieval_tools import add_retriever_tools
 from rlm.core.scope import RunScope
 from rlm.environments import BaseEnv, environment_class
+from rlm.environments.toolkit import Context
 from rlm.errors import CancellationError, ConfigurationError
 from rlm.logger.observer import CallbackObserver, Observer
-from rlm.logger.trajectory import RLMLogger
+from rlm.logger.trajectory import RLMLogger, RunRecorder
 from rlm.types import RLMChatCompletion
 
 DEFAULT_ENVIRONMENT = "sandbox"  # hardened subprocess; "local" is in-process exec
@@ -57,6 +58,9 @@ class RLM:
         logger: RLMLogger | None = None,
         verbose: bool = False,
         *,
+        max_subcalls: int | None = None,
+        max_subcall_tokens: int | None = None,
+        on_subcall_limit: str = "raise",
         output_limit: int = 20_000,
         observers: Sequence[Observer] = (),
         on_iteration_start: Callable[[int, int], None] | None = None,
@@ -77,6 +81,16 @@ class RLM:
             _require(value is None or value > 0, f"{name} must be > 0 (or None for no limit)")
         _require(max_tokens is None or max_tokens > 0, "max_tokens must be > 0 (or None)")
         _require(max_errors is None or max_errors > 0, "max_errors must be > 0 (or None)")
+        for name, count in (
+            ("max_subcalls", max_subcalls),
+            ("max_subcall_tokens", max_subcall_tokens),
+        ):
+            _require(count is None or count >= 0, f"{name} must be >= 0 (or None for no limit)")
+        _require(
+            on_subcall_limit in ("raise", "finalize"),
+            "on_subcall_limit must be 'raise' (stop with an error) or 'finalize' (the model "
+            "answers with what it has)",
+        )
         environment_class(environment)  # unknown names fail here, not mid-run
         notes: tuple[str, ...] = ()
         if retriever is not None:  # es_search & co. become host-side tools
@@ -95,7 +109,15 @@ class RLM:
             environment_kwargs=dict(environment_kwargs or {}),
             max_depth=max_depth,
             max_iterations=max_iterations,
-            limits=Limits(max_budget, max_timeout, max_tokens, max_errors),
+            limits=Limits(
+                max_budget,
+                max_timeout,
+                max_tokens,
+                max_errors,
+                max_subcalls=max_subcalls,
+                max_subcall_tokens=max_subcall_tokens,
+                on_subcall_limit=on_subcall_limit,
+            ),
             other_backends=tuple(other_backends or ()),
             other_backend_kwargs=tuple(other_backend_kwargs or ()),
             custom_system_prompt=custom_system_prompt,
@@ -191,7 +213,9 @@ class RLM:
             guard=RunGuard(self.config.limits),
             depth=0,
             tools=self.config.tools,
-            recorder=self.logger.open_run() if self.logger is not None else None,
+            # Always recorded: the record is `result.trace` (and, with a logger, the log).
+            recorder=self.logger.open_run() if self.logger is not None else RunRecorder(),
+            publish_metadata=self.logger is not None,
         )
 
     def _run(self, scope: RunScope, prompt: Any, root_prompt: str | None) -> RLMChatCompletion:
@@ -252,7 +276,7 @@ def _check_context(prompt: Any) -> None:
         raise ConfigurationError(
             "context is bytes: decode it to str first (e.g. data.decode('utf-8', 'replace'))"
         )
-    if not isinstance(prompt, (str, dict, list, tuple)):
+    if not isinstance(prompt, (str, dict, list, tuple, Context)):
         raise ConfigurationError(
-            f"context must be a str, dict or list, not {type(prompt).__name__}"
+            f"context must be a str, dict or list (or an rlm.Context), not {type(prompt).__name__}"
         )

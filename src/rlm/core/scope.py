@@ -27,6 +27,9 @@ class RunScope:
     depth: int
     tools: tuple[ToolSpec, ...]
     recorder: RunRecorder | None = None  # this run's own trajectory (None: not recorded)
+    # False for a root run without a logger: recorded (for `result.trace`) but `metadata`
+    # stays None, as in the reference implementation.
+    publish_metadata: bool = True
     last_messages: list[Message] = field(default_factory=list)
 
     @property

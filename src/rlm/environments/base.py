@@ -16,8 +16,12 @@ from typing import Any, Protocol
 
 # Names the engine provides in every REPL (defined by the stdlib-only runtime, which the
 # sandbox worker loads on its own); model code that rebinds them gets them back.
-from rlm.environments.runtime import RESERVED_NAMES  # noqa: F401 - re-exported
+from rlm.environments.runtime import RESERVED_NAMES as _SESSION_NAMES
+from rlm.environments.toolkit import HELPER_NAMES
 from rlm.types import REPLResult
+
+#: Every name the REPL provides: the session's own and the runtime layer's helpers.
+RESERVED_NAMES: frozenset[str] = _SESSION_NAMES | frozenset(HELPER_NAMES)
 
 # Host callback names served over the broker. "tool" carries {"name", "args", "kwargs"}.
 HOST_CALLS: frozenset[str] = frozenset(

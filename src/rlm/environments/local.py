@@ -11,6 +11,7 @@ import ctypes
 import threading
 from typing import Any
 
+from rlm.environments import toolkit
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.runtime import CellInterrupted, REPLSession
 from rlm.errors import REPLEnvironmentError
@@ -33,6 +34,7 @@ class LocalREPL(BaseEnv):
             self._call_host,
             {t.name: t.value for t in self.tools},
             compaction=compaction,
+            toolkit=toolkit,
         )
         self._closed = False
         # Which thread runs a cell, and whether it was already interrupted: written only under

@@ -27,8 +27,8 @@ from typing import Any
 
 CallHost = Callable[[str, dict[str, Any]], Any]
 
-# Kept in sync with rlm.environments.base.RESERVED_NAMES (this module must stay stdlib-only
-# and importable on its own inside a worker).
+# With the toolkit's HELPER_NAMES these make rlm.environments.base.RESERVED_NAMES (this
+# module must stay stdlib-only and importable on its own inside a worker).
 FUNCTION_NAMES = (
     "llm_query",
     "llm_query_batched",
@@ -168,7 +168,13 @@ class REPLSession:
         *,
         capture_limit: int = DEFAULT_CAPTURE_LIMIT,
         compaction: bool = False,
+        toolkit: Any = None,
     ):
+        # `toolkit`: the runtime layer's helpers module (rlm.environments.toolkit, or its
+        # copy shipped to a worker): decodes a Context sent as data and builds ctx, P,
+        # ask_chunks, ... over `context`. Passed in, so this module imports nothing of ours.
+        self._toolkit = toolkit
+        self._helpers: dict[str, Any] = {}
         self._call_host = call_host
         self.capture_limit = capture_limit
         self.compaction = compaction
@@ -237,12 +243,24 @@ class REPLSession:
             for k, v in self.namespace.items()
             if not k.startswith("_")
             and k not in RESERVED_NAMES
+            and k not in self._helpers
             and k not in self._tools
             and not isinstance(v, type(sys))
         ]
 
     # -- state the host loads ---------------------------------------------------------------
     def set_context(self, value: Any, index: int = 0) -> None:
+        if self._toolkit is not None:
+            value = self._toolkit.from_wire(value)
+            if index == 0:
+                try:
+                    self._helpers = self._toolkit.build_helpers(
+                        value, self._llm_query, self._llm_query_batched
+                    )
+                except Exception as exc:  # e.g. MemoryError joining a huge document list
+                    self._helpers = {}
+                    if sys.__stderr__ is not None:  # the host's log / the worker's stderr
+                        sys.__stderr__.write(f"rlm: ctx/P helpers unavailable: {exc!r}\n")
         self._contexts[index] = value
         self.namespace[f"context_{index}"] = value
         self._restore_names()
@@ -262,6 +280,7 @@ class REPLSession:
     def _restore_names(self) -> None:
         ns = self.namespace
         ns.update(self._functions)
+        ns.update(self._helpers)
         ns.update(self._tools)
         if 0 in self._contexts:
             ns["context"] = self._contexts[0]

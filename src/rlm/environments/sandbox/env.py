@@ -24,6 +24,7 @@ from typing import Any
 from rlm.environments.base import BaseEnv, Host, ToolSpec
 from rlm.environments.sandbox import wire
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
+from rlm.environments.toolkit import to_wire
 from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
 from rlm.types import REPLResult
 
@@ -408,7 +409,7 @@ class SandboxREPL(BaseEnv):
 
     # -- BaseEnv ----------------------------------------------------------------------------------
     def load_context(self, context: Any, index: int = 0) -> None:
-        payload = _Payload(context, "context")
+        payload = _Payload(to_wire(context), "context")  # a Context crosses as JSON data
         with self._lock:
             self._contexts[index] = payload
             worker = self._worker

@@ -30,6 +30,7 @@ _HERE = Path(__file__).resolve().parent
 _SHIPPED = (
     ("_rlm_wire", _HERE / "wire.py"),
     ("_rlm_lockdown", _HERE / "lockdown.py"),
+    ("_rlm_toolkit", _HERE.parent / "toolkit.py"),
     ("_rlm_runtime", _HERE.parent / "runtime.py"),
     ("_rlm_worker", _HERE / "worker.py"),
 )

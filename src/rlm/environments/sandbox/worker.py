@@ -162,6 +162,7 @@ class Worker:
             tools,
             capture_limit=int(cfg.get("capture_limit") or runtime.DEFAULT_CAPTURE_LIMIT),
             compaction=bool(cfg.get("compaction")),
+            toolkit=sys.modules.get("_rlm_toolkit"),
         )
         executor = self.config.get("executor")
         if executor == "ipython":
