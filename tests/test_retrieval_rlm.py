@@ -18,7 +18,7 @@ from rlm.retrieval import ElasticsearchRetriever, LocalIndex
 
 N_DOCS = 100_000
 ANSWER = "7431-QX"
-WORDS = ["report", "quarterly", "market", "river", "station", "harbour", "engine", "ledger", "meeting", "council", "bridge", "garden", "museum", "archive", "shipment", "invoice", "policy", "tender", "budget", "survey", "orchard", "kiln"]
+WORDS = ['report', 'quarterly', 'market', 'river', 'station', 'harbour', 'engine', 'ledger', 'meeting', 'council', 'bridge', 'garden', 'museum', 'archive', 'shipment', 'invoice', 'policy', 'tender', 'budget', 'survey', 'orchard', 'kiln']  # fmt: skip
 
 
 @pytest.fixture(scope="session")
