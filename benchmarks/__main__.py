@@ -1,4 +1,5 @@
-"""`python -m benchmarks <command>`: overhead | throughput | context | tasks | retrieval | all.
+"""`python -m benchmarks <command>`: overhead | throughput | context | tasks | batch | serve |
+retrieval | all.
 
 Results go to benchmarks/results/<name>.{json,md} (and .jsonl/.svg for tasks), each with the
 commit and machine they were measured on. See docs/benchmarks.md.
@@ -122,6 +123,20 @@ def cmd_render(args: argparse.Namespace) -> None:
     task_runner.write(data["rows"], data["meta"], args.name)
 
 
+def cmd_batch(args: argparse.Namespace) -> None:
+    from benchmarks import batch_bench
+
+    batch_bench.main(args.tasks, args.concurrency, args.latency, args.engines.split(","),
+                     args.name or "batch", command=_command(args, "batch"))  # fmt: skip
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from benchmarks import serve_bench
+
+    serve_bench.main([int(c) for c in args.clients.split(",")], args.per_client, args.latency,
+                     args.name or "serve", command=_command(args, "serve"))  # fmt: skip
+
+
 def cmd_all(args: argparse.Namespace) -> None:
     args.name = None  # each table keeps its own file name
     cmd_overhead(args)
@@ -209,6 +224,19 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("render", help="rebuild a task run's .md/.svg from its .json")
     sp.add_argument("name", help="result name, e.g. tasks-local-small")
     sp.set_defaults(fn=cmd_render)
+    sp = sub.add_parser("batch", help="rlm batch: local processes vs Ray, simulated model")
+    sp.add_argument("--tasks", type=int, default=1000)
+    sp.add_argument("--concurrency", type=int, default=8, help="tasks at once on each engine")
+    sp.add_argument("--latency", type=float, default=0.05, help="seconds per model call")
+    sp.add_argument("--engines", default="local,ray")
+    sp.add_argument("--name", help="result file name (default: batch)")
+    sp.set_defaults(fn=cmd_batch)
+    sp = sub.add_parser("serve", help="rlm serve vs direct RLM.completion, simulated model")
+    sp.add_argument("--clients", default="1,8,64", help="comma list of concurrency levels")
+    sp.add_argument("--per-client", type=int, default=20, help="requests per client")
+    sp.add_argument("--latency", type=float, default=0.02, help="seconds per model call")
+    sp.add_argument("--name", help="result file name (default: serve)")
+    sp.set_defaults(fn=cmd_serve)
     sp = sub.add_parser("all", help="overhead, throughput, context, then tasks")
     engine_opts(sp)
     task_opts(sp, "none")

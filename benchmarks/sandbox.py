@@ -31,6 +31,15 @@ from rlm.environments import get_environment  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 SIZES = {"10MB": 10 * 10**6, "100MB": 100 * 10**6, "1GB": 10**9}
+# The sandbox with its mount/pid namespaces switched off: shows they cost at start only.
+NO_NS = "sandbox-no-ns"
+
+
+def _make(name: str, host: Any) -> Any:
+    if name == NO_NS:
+        return get_environment("sandbox", host=host, bubblewrap=False,
+                               allow_degraded=["namespaces"])  # fmt: skip
+    return get_environment(name, host=host)
 
 
 class FakeHost:
@@ -67,7 +76,7 @@ def _timed_cells(env: Any, code: str, repeat: int) -> list[float]:
 
 
 def bench_round_trip(name: str, repeat: int) -> dict[str, float]:
-    env = get_environment(name, host=FakeHost(0.0))
+    env = _make(name, FakeHost(0.0))
     try:
         _timed_cells(env, "x = 1", 20)  # warm up
         times = _timed_cells(env, "x = 1", repeat)
@@ -81,7 +90,7 @@ def bench_start(name: str, repeat: int) -> dict[str, float]:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        env = get_environment(name, host=FakeHost(0.0))
+        env = _make(name, FakeHost(0.0))
         times.append(time.perf_counter() - start)
         env.close()
     return {"median_ms": statistics.median(times) * 1e3}
@@ -210,6 +219,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "load_average": os.getloadavg(),
         },
+        "command": "python " + " ".join(["benchmarks/sandbox.py", *sys.argv[1:]]),
         "round_trip": {},
         "start": {},
         "batch_64": {"fake_model_latency_s": latency},
@@ -219,6 +229,8 @@ def main() -> None:
         report["round_trip"][env] = bench_round_trip(env, repeat)
         report["start"][env] = bench_start(env, 10)
         report["batch_64"][env] = bench_batch(env, 5 if args.quick else 10, latency)
+    report["round_trip"][NO_NS] = bench_round_trip(NO_NS, repeat)
+    report["start"][NO_NS] = bench_start(NO_NS, 10)
     rt = report["round_trip"]
     rt["ratio"] = rt["sandbox"]["median_ms"] / rt["local"]["median_ms"]
     b = report["batch_64"]
@@ -252,7 +264,8 @@ def render(r: dict[str, Any]) -> str:
         "# sandbox vs local",
         "",
         f"Python {m['python']}, kernel {m['kernel']}, {m['cpus']} CPUs, load average "
-        f"{m['load_average'][0]:.1f} at the start. One run, `python benchmarks/sandbox.py`.",
+        f"{m['load_average'][0]:.1f} at the start. One run, "
+        f"`{r.get('command', 'python benchmarks/sandbox.py')}`.",
         "",
         "| measure | local | sandbox | ratio | target |",
         "|---|---|---|---|---|",
@@ -260,6 +273,13 @@ def render(r: dict[str, Any]) -> str:
         f"{rt['sandbox']['median_ms']:.3f} ms | {rt['ratio']:.1f}x | sandbox < 2 ms |",
         f"| environment start (median) | {r['start']['local']['median_ms']:.2f} ms | "
         f"{r['start']['sandbox']['median_ms']:.1f} ms | - | (once per run / child RLM) |",
+    ]
+    if NO_NS in rt:  # results written before the namespaces existed lack this row
+        lines += [
+            f"| same, sandbox with namespaces off | - | {rt[NO_NS]['median_ms']:.3f} ms cell, "
+            f"{r['start'][NO_NS]['median_ms']:.1f} ms start | - | namespaces cost at start only |",
+        ]
+    lines += [
         f"| 64-prompt `llm_query_batched` ({b['fake_model_latency_s'] * 1e3:.0f} ms fake model) | "
         f"{b['local']['batched_median_ms']:.1f} ms | {b['sandbox']['batched_median_ms']:.1f} ms | "
         f"{b['ratio_batched']:.3f} | <= 1.05 |",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
+import sys
 import threading
 import time
 from typing import Any
@@ -52,20 +54,48 @@ class EchoHost:
 def docker_skip_reason() -> str | None:
     from rlm.environments.docker import docker_available
 
-    return docker_available()
+    if (why := docker_available()) is not None:
+        return why
+    if docker_test_image() is None:
+        return "could not build a local python3 image (docker import failed)"
+    return None
+
+
+@functools.cache
+def docker_test_image() -> str | None:
+    """No registry is reachable: the tests' image is imported from this machine's python3."""
+    from docker_image import ensure_image
+
+    return ensure_image()
 
 
 @functools.cache
 def sandbox_skip_reason() -> str | None:
     """None when this kernel can run the full sandbox lockdown, else why not (tests skip:
     e.g. CI inside a container whose seccomp profile hides Landlock)."""
-    from rlm.errors import SandboxUnavailableError
+    from rlm.errors import REPLEnvironmentError, SandboxUnavailableError
 
     try:
         get_environment("sandbox", host=EchoHost()).close()
     except SandboxUnavailableError as exc:
         return f"this kernel cannot lock the sandbox down: {exc}"
+    except REPLEnvironmentError as exc:  # e.g. bwrap present but not allowed namespaces here
+        return f"the sandbox worker cannot start here: {exc}"
     return None
+
+
+def sandbox_required() -> bool:
+    """CI sets RLM_REQUIRE_SANDBOX=1: there a sandbox that cannot start is a failure, never a
+    skip (a machine without Landlock must not show a green security suite)."""
+    return os.environ.get("RLM_REQUIRE_SANDBOX") == "1"
+
+
+def require_sandbox() -> None:
+    """Skip the calling test when the sandbox cannot run here; fail it when it is required."""
+    if (why := sandbox_skip_reason()) is not None:
+        if sandbox_required():
+            pytest.fail(f"RLM_REQUIRE_SANDBOX=1 but the sandbox cannot start: {why}")
+        pytest.skip(f"sandbox environment unavailable: {why}")
 
 
 def ipython_skip_reason() -> str | None:
@@ -76,7 +106,33 @@ def ipython_skip_reason() -> str | None:
     return None
 
 
-ALL_ENVS = ["local", "sandbox", "docker", "ipython"]
+@functools.cache
+def remote_fake(name: str) -> Any:
+    """The loopback provider a remote environment's SDK talks to (one per test session), or
+    the reason there is none."""
+    import fake_sandboxes
+
+    return fake_sandboxes.start(name)
+
+
+def remote_kwargs(name: str) -> dict[str, Any]:
+    fake = remote_fake(name)
+    if isinstance(fake, str):
+        pytest.skip(f"{name} environment: {fake}")
+    # The fake provider runs commands on this machine: the worker uses this interpreter.
+    return {**fake.env_kwargs(), "python": sys.executable}
+
+
+REMOTE_ENVS = ["e2b", "modal", "daytona", "prime"]
+
+
+def monty_skip_reason() -> str | None:
+    if importlib.util.find_spec("pydantic_monty") is None:
+        return "pydantic-monty is not installed (pip install 'rlm[monty]')"
+    return None
+
+
+ALL_ENVS = ["local", "sandbox", "docker", "ipython", "monty", *REMOTE_ENVS]
 
 
 def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, **kwargs: Any):
@@ -85,8 +141,15 @@ def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, *
         "docker": docker_skip_reason,
         "ipython": ipython_skip_reason,
         "sandbox": sandbox_skip_reason,
+        "monty": monty_skip_reason,
     }.get(name)
     if reason is not None and (why := reason()) is not None:
+        if name in ("sandbox", "ipython") and sandbox_required() and why == sandbox_skip_reason():
+            pytest.fail(f"RLM_REQUIRE_SANDBOX=1 but the sandbox cannot start: {why}")
         pytest.skip(f"{name} environment unavailable: {why}")
+    if name in REMOTE_ENVS:
+        kwargs = {**remote_kwargs(name), **kwargs}
+    if name == "docker":
+        kwargs.setdefault("image", docker_test_image())
     host = host if host is not None else EchoHost(tools)
     return get_environment(name, host=host, tools=tools or [], **kwargs)

@@ -15,13 +15,25 @@ PACKAGE = SRC / "rlm"
 # not listed (cli, viewer, retrieval, codebase, agent, batch, serve, ...) is on the top
 # floor; `rlm/__init__.py` is the public facade and may import anything.
 FLOORS: list[set[str]] = [
-    {"rlm.types", "rlm.errors", "rlm._bounded", "rlm._registry", "rlm.tokens", "rlm.trace"},
+    {
+        "rlm.types",
+        "rlm.errors",
+        "rlm._bounded",
+        "rlm._registry",
+        "rlm.tokens",
+        "rlm.trace",
+        "rlm._terminal",
+    },
     {"rlm.clients", "rlm.environments", "rlm.logger"},
     {"rlm.core"},
 ]
 TOP = len(FLOORS)
 # The sandbox worker runs this file on its own (shipped as source): stdlib only.
-STDLIB_ONLY = {"rlm.environments.runtime", "rlm.environments.toolkit"}
+STDLIB_ONLY = {
+    "rlm.environments.runtime",
+    "rlm.environments.toolkit",
+    "rlm.environments.proxy_runtime",
+}
 MAX_CORE_LINES = 450
 
 

@@ -80,7 +80,6 @@ def test_no_api_keys_in_logs(tmp_path):
         backend="scripted",
         backend_kwargs={"responses": ["FINAL(1)"], "api_key": "sk-SECRET123"},
         environment="local",
-        environment_kwargs={"auth_token": "tok-SECRET456"},
         logger=logger,
     ).completion("c")
     text = Path(logger.log_file_path).read_text()

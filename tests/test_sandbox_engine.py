@@ -6,12 +6,13 @@ import re
 
 import pytest
 
-from env_support import sandbox_skip_reason
+from env_support import require_sandbox
 from rlm import RLM
 
-pytestmark = pytest.mark.skipif(
-    sandbox_skip_reason() is not None, reason=str(sandbox_skip_reason())
-)
+
+@pytest.fixture(autouse=True)
+def _sandbox_here():
+    require_sandbox()  # skips, or fails under RLM_REQUIRE_SANDBOX=1
 
 
 def _model(messages):

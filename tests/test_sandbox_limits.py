@@ -138,9 +138,15 @@ def test_interrupt_from_another_thread_kills_the_cell(sandbox):
         env.close()
 
 
-def test_non_json_tool_values_are_refused_with_a_hint():
-    with pytest.raises(ConfigurationError, match="environment='local'"):
-        make_env("sandbox", tools=[ToolSpec("handle", threading.Lock())])
+def test_non_json_tool_values_cross_as_proxies_not_objects():
+    # A host object is never sent: the worker gets a proxy whose methods run on the host.
+    lock = threading.Lock()
+    env = make_env("sandbox", tools=[ToolSpec("handle", lock)])
+    try:
+        result = env.execute_code("print(handle.acquire(), handle.locked(), repr(handle))")
+        assert result.stdout.startswith("True True <host lock") and lock.locked()
+    finally:
+        env.close()
 
 
 def test_non_json_context_is_refused_with_a_hint(sandbox):

@@ -47,6 +47,16 @@ def test_worker_status_shows_seccomp_and_no_new_privs():
         env.close()
 
 
+# The old-kernel launcher is a shell script in pytest's temp dir, which the worker's mount
+# namespace (rightly) does not contain: these tests run without namespaces.
+NO_NS = "namespaces"
+
+
+@pytest.fixture
+def no_bwrap(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+
 def _launcher(tmp_path, hidden_syscalls: list[int]) -> str:
     """An interpreter wrapper that runs python under a filter hiding `hidden_syscalls`."""
     script = tmp_path / "old_kernel_python.py"
@@ -78,10 +88,10 @@ def _launcher(tmp_path, hidden_syscalls: list[int]) -> str:
 def test_missing_landlock_fails_closed_and_names_the_opt_in(tmp_path):
     python = _launcher(tmp_path, [444, 445, 446])
     with pytest.raises(SandboxUnavailableError) as info:
-        make_env("sandbox", python=python)
+        make_env("sandbox", python=python, namespaces="off", allow_degraded=[NO_NS])
     assert "landlock" in str(info.value)
     assert '"allow_degraded": ["landlock"]' in str(info.value)
-    env = make_env("sandbox", python=python, allow_degraded=["landlock"])
+    env = make_env("sandbox", python=python, namespaces="off", allow_degraded=["landlock", NO_NS])
     try:
         assert "landlock" in env.lockdown_report["degraded"]
         # seccomp still holds: no exec
@@ -95,7 +105,7 @@ def test_missing_landlock_fails_closed_and_names_the_opt_in(tmp_path):
 def test_missing_seccomp_fails_closed_and_names_the_opt_in(tmp_path):
     python = _launcher(tmp_path, [lockdown.NR["seccomp"]])  # seccomp(2) itself
     with pytest.raises(SandboxUnavailableError, match='"allow_degraded": \\["seccomp"\\]'):
-        make_env("sandbox", python=python)
+        make_env("sandbox", python=python, namespaces="off", allow_degraded=[NO_NS])
 
 
 def _bwrap_skip_reason() -> str | None:
@@ -120,6 +130,7 @@ def test_bubblewrap_wrapper_runs_the_same_worker():
         text, pid = result.stdout.split()
         assert text == "wrapped"
         assert int(pid) != env.worker_pid  # its own pid namespace
+        assert env.lockdown_report["namespaces"] == "bwrap"
     finally:
         env.close()
 
@@ -169,7 +180,12 @@ def test_syscall_tables_match_the_kernel_headers(table, header, pattern):
     for m in re.finditer(pattern, text):
         numbers.setdefault(m.group(1), int(m.group(2)))
     ours = getattr(lockdown, table)
-    assert {k: v for k, v in ours.items() if numbers.get(k) != v} == {}
+    known = {k: v for k, v in ours.items() if k in numbers}
+    assert {k: v for k, v in known.items() if numbers[k] != v} == {}
+    # Syscalls newer than these headers: numbered in the shared >= 424 range, alike everywhere.
+    newer = {k: v for k, v in ours.items() if k not in numbers}
+    assert newer == {k: lockdown._NR_UNIFIED[k] for k in newer}
+    assert all(v > max(numbers.values()) for v in newer.values())
     for name in ("execve", "clone", "socket", "ptrace", "kill", "seccomp", "clone3"):
         assert name in ours
 
@@ -180,3 +196,25 @@ def test_aarch64_program_uses_its_own_numbers_and_arch():
     compared = {k for code, _jt, _jf, k in prog if code == lockdown._JEQ}
     assert lockdown.NR_AARCH64["execve"] in compared  # 221
     assert lockdown.NR_X86_64["execve"] not in compared  # 59 is an unrelated syscall there
+
+
+def test_without_bwrap_the_sandbox_makes_its_own_namespaces(no_bwrap):
+    env = make_env("sandbox")
+    try:
+        assert env.lockdown_report["namespaces"] == "unshare"
+        assert env.lockdown_report["degraded"] == {}
+        out = env.execute_code(
+            "import os\nprint(os.getpid(), os.path.exists('/etc/passwd'), "
+            "os.path.exists('/proc/%d' % os.getppid() if os.getppid() else '/nonexistent'))"
+        )
+        assert out.stdout.split() == ["1", "False", "False"], out.stderr
+        assert env.worker_pid != 1  # the host sees the real pid
+    finally:
+        env.close()
+
+
+def test_namespaces_off_needs_the_explicit_opt_in():
+    from rlm.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="allow_degraded"):
+        make_env("sandbox", namespaces="off")

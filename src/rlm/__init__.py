@@ -32,7 +32,11 @@ __all__ = [
     "TraceStep",
 ]
 
+# Reference (`rlms`) module paths and names, from one table: rlm.compat.aliases.
+from rlm.compat import install as _install_reference_names
 from rlm.core.rlm import RLM
 from rlm.environments.toolkit import Context
 from rlm.router import ExecutionProfile, RouterConfig, RouterResult, SmartRouter
 from rlm.trace import Trace, TraceStep
+
+_install_reference_names()

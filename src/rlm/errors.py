@@ -3,7 +3,9 @@
     RLMError
     ├── ConfigurationError          bad arguments: unknown backend/environment, reserved tool name,
     │   │                           missing API key, bad context type
-    │   └── MissingDependencyError  an optional extra is not installed (says which `pip install`)
+    │   ├── MissingDependencyError  an optional extra is not installed (says which `pip install`)
+    │   └── NotSendableError        a context or value that cannot cross into a worker process
+    │                               (not str or JSON data); also a TypeError, as json's is
     ├── ModelError                  a model call failed for good
     │   ├── ScriptExhaustedError    the `scripted` backend ran out of responses
     │   ├── AuthenticationError     401/403 from a provider: the message names the variable to set
@@ -43,6 +45,7 @@ __all__ = [
     "LogFormatError",
     "MissingDependencyError",
     "ModelError",
+    "NotSendableError",
     "ProviderError",
     "REPLEnvironmentError",
     "RLMError",
@@ -73,6 +76,10 @@ class MissingDependencyError(ConfigurationError, ImportError):
         self.extra = extra
         hint = f" (module {module!r} not found)" if module else ""
         super().__init__(f"{feature} needs an optional extra{hint}: pip install 'rlm[{extra}]'")
+
+
+class NotSendableError(ConfigurationError, TypeError):
+    """A value that cannot cross into an out-of-process environment (not str or JSON)."""
 
 
 class ModelError(RLMError):

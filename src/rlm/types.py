@@ -253,6 +253,12 @@ class REPLResult:
     truncated_chars: int = 0
     state_lost: bool = False
 
+    def __str__(self) -> str:  # the reference's rendering
+        return (
+            f"REPLResult(stdout={self.stdout}, stderr={self.stderr}, locals={self.locals}, "
+            f"execution_time={self.execution_time}, rlm_calls={len(self.rlm_calls)})"
+        )
+
     @property
     def llm_calls(self) -> list[RLMChatCompletion]:  # reference name
         return self.rlm_calls
@@ -308,7 +314,16 @@ class QueryMetadata:
     """Type, total size and chunk lengths of a context, as stated in the system prompt."""
 
     context_type: str
-    context_lengths: list[int]
+    context_lengths: list[int] = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        # The reference builds it from the context itself: QueryMetadata(prompt).
+        if self.context_lengths is None:
+            described = QueryMetadata.of(self.context_type)
+            self.context_type, self.context_lengths = (
+                described.context_type,
+                described.context_lengths,
+            )
 
     @property
     def context_total_length(self) -> int:

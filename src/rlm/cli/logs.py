@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rlm._bounded import preview
+from rlm._terminal import terminal_safe
 from rlm.errors import LogFormatError
 from rlm.viewer.store import LogStore, Run, iteration_totals, read_log
 
@@ -55,7 +56,7 @@ def _row(run: Run) -> list[str]:
         str(s["iterations"]),
         f"{tokens:,}" if tokens else "-",
         f"${s['cost']:.4f}" if s["cost"] else "-",
-        " ".join((s["prompt"] or "").split())[:80],
+        _text(" ".join((s["prompt"] or "").split())[:80]),
     ]
 
 
@@ -74,7 +75,10 @@ def list_table(runs: list[Run]) -> Table:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+    """A logged value for the terminal: logs hold model text, shown plain and without
+    control characters."""
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+    return terminal_safe(text)
 
 
 def render_run(run: Run, console: Console) -> None:
@@ -86,13 +90,13 @@ def render_run(run: Run, console: Console) -> None:
     if s["cost"]:
         head.append(f" · ${s['cost']:.4f}")
     head.append(f" · {s['time']:.1f}s\n")
-    head.append(f"prompt: {s['prompt'] or '(not logged)'}")
+    head.append(f"prompt: {_text(s['prompt'] or '(not logged)')}")
     console.print(Panel(head, title="run", expand=True))
     for warning in run.warnings:
-        console.print(f"warning: {warning}", style="yellow")
+        console.print(f"warning: {_text(warning)}", style="yellow", markup=False)
     _render_iterations(run.iterations, console, indent=0)
     if s["error"]:
-        console.print(f"error: {s['error']}", style="red")
+        console.print(f"error: {_text(s['error'])}", style="red", markup=False)
     console.print(
         Panel(Text(_text(s["final_answer"] or "(none)")), title="final answer", style="green")
     )
@@ -110,24 +114,32 @@ def _render_iterations(iterations: list[dict[str, Any]], console: Console, inden
         )
         for block in it.get("code_blocks") or []:
             result = block.get("result") or {}
-            parts: list[Any] = [Syntax(block.get("code", ""), "python", theme="ansi_dark")]
+            code = _text(block.get("code", ""))
+            parts: list[Any] = [Syntax(code, "python", theme="ansi_dark")]
             if result.get("stdout"):
-                parts.append(Text(result["stdout"].rstrip()))
+                parts.append(Text(_text(result["stdout"]).rstrip()))
             if result.get("stderr"):
-                parts.append(Text(result["stderr"].rstrip(), style="red"))
+                parts.append(Text(_text(result["stderr"]).rstrip(), style="red"))
             console.print(Panel(Group(*parts), title=f"{pad}code", title_align="left"))
             for call in result.get("rlm_calls") or []:
                 console.print(
                     f"{pad}  ↳ sub-call {call.get('root_model', '')}: "
                     f"{_short(call.get('prompt'))} → {_short(call.get('response'))}",
                     style="cyan",
+                    markup=False,
+                    highlight=False,
                 )
                 child = call.get("metadata")
                 if isinstance(child, dict) and isinstance(child.get("iterations"), list):
                     console.print(f"{pad}    child RLM trajectory:", style="cyan")
                     _render_iterations(child["iterations"], console, indent + 2)
         if it.get("final_answer") is not None:
-            console.print(f"{pad}  FINAL: {_text(it['final_answer'])}", style="green")
+            console.print(
+                f"{pad}  FINAL: {_text(it['final_answer'])}",
+                style="green",
+                markup=False,
+                highlight=False,
+            )
 
 
 def _short(value: Any, limit: int = 100) -> str:

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from rlm.cli import config as cfg
+from rlm.cli.options import JSONParam as _JSONParam
 from rlm.errors import ConfigurationError, LogFormatError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -40,21 +41,6 @@ def _settings(**flags: Any) -> cfg.Settings:
 
 def _log_dir(settings: cfg.Settings) -> Path:
     return Path(settings.get("log_dir") or cfg.default_log_dir()).expanduser()
-
-
-class _JSONParam(click.ParamType):
-    name = "JSON"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
-        if isinstance(value, dict):
-            return value
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError as exc:
-            self.fail(f"not valid JSON ({exc.msg} at column {exc.colno})", param, ctx)
-        if not isinstance(parsed, dict):
-            self.fail('expected a JSON object, e.g. \'{"model_name": "gpt-5-mini"}\'', param, ctx)
-        return parsed
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -288,7 +274,13 @@ def config_show() -> None:
     click.echo(f"log dir: {_log_dir(settings)}")
 
 
-from rlm.cli.index import index_group  # noqa: E402 - registered after the group exists
+# Subcommands that live in their own modules.
+from rlm.cli.batch import batch as _batch  # noqa: E402
+from rlm.cli.serve import serve as _serve  # noqa: E402
+
+main.add_command(_batch)
+main.add_command(_serve)
+from rlm.cli.index import index_group  # noqa: E402
 
 main.add_command(index_group)
 

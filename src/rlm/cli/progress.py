@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rlm._bounded import preview
+from rlm._terminal import terminal_safe
 
 UsageFn = Callable[[], tuple[int, float | None]]  # (total tokens, total cost or None)
 
@@ -167,4 +168,4 @@ class Progress:
 
 
 def _one_line(text: str | None, limit: int) -> str:
-    return preview(str(text or ""), limit, one_line=True)
+    return terminal_safe(preview(str(text or ""), limit, one_line=True))

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from rich.console import Console
 
+from rlm._terminal import terminal_safe
 from rlm.cli.config import Settings, default_log_dir, pick_backend
 from rlm.cli.context import load_context
 from rlm.cli.progress import Progress
@@ -186,7 +187,7 @@ def execute(
             + "\n"
         )
     else:
-        out.write(result.response.rstrip("\n") + "\n")
+        out.write(terminal_safe(result.response).rstrip("\n") + "\n")
     out.flush()
     if not options.quiet:
         err_console.print("done: " + progress.summary_line(), style="green", highlight=False)
@@ -217,7 +218,7 @@ def _fail(
     partial: str | None = None,
     log_path: str | None = None,
 ) -> int:
-    err_console.print(message, style="red", highlight=False, markup=False)
+    err_console.print(terminal_safe(message), style="red", highlight=False, markup=False)
     if partial:
         err_console.print("partial answer (on stdout)", style="yellow", highlight=False)
     if log_path:
@@ -231,7 +232,7 @@ def _fail(
             + "\n"
         )
     elif partial:
-        out.write(partial.rstrip("\n") + "\n")
+        out.write(terminal_safe(partial).rstrip("\n") + "\n")
     out.flush()
     return code
 

@@ -36,10 +36,20 @@ REGISTRY: Registry = {
 }
 
 
+def check_backend(backend: str | BaseLM) -> None:
+    """Fail now on an unknown backend name (the client itself is built later)."""
+    if isinstance(backend, str) and backend not in REGISTRY:
+        load(REGISTRY, backend, "backend", "; or pass a BaseLM instance", group=PLUGIN_GROUP)
+
+
 def get_client(backend: str | BaseLM, backend_kwargs: dict[str, Any] | None = None) -> BaseLM:
     """Build the client registered as `backend` (or return a `BaseLM` instance unchanged)."""
     if isinstance(backend, BaseLM):
         return backend
+    if not isinstance(backend, str) and callable(getattr(backend, "completion", None)):
+        from rlm.clients.foreign import as_client  # a reference-style client object
+
+        return as_client(backend, (backend_kwargs or {}).get("model_name"))
     cls = load(REGISTRY, backend, "backend", "; or pass a BaseLM instance", group=PLUGIN_GROUP)
     try:
         return cls(**dict(backend_kwargs or {}))

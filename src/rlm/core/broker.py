@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from rlm._bounded import preview
 from rlm.clients.base import BaseLM, as_messages
 from rlm.core.workers import LOOP, BoundedRunner
-from rlm.environments.base import HOST_CALLS
+from rlm.environments.base import HostTable
 from rlm.errors import BrokerError, CancellationError, LimitExceededError, RLMError
 from rlm.types import LMResponse, ModelUsageSummary, RLMChatCompletion, UsageSummary
 
@@ -30,7 +30,7 @@ log = logging.getLogger("rlm")
 PREVIEW_CHARS = 120
 
 
-class Broker:
+class Broker(HostTable):
     """Serves one run's REPL callbacks. Records every sub-call for the trajectory."""
 
     def __init__(self, scope: RunScope, spawn: Callable[[Any, str | None], RLMChatCompletion]):
@@ -45,25 +45,8 @@ class Broker:
         self._tools: dict[str, Callable[..., Any]] = {
             t.name: t.value for t in scope.tools if t.is_callable
         }
-        self._table: dict[str, Callable[..., Any]] = {
-            "llm_query": self._llm_query,
-            "llm_query_batched": self._llm_query_batched,
-            "rlm_query": self._rlm_query,
-            "rlm_query_batched": self._rlm_query_batched,
-            "tool": self._tool,
-        }
-        assert set(self._table) == HOST_CALLS
 
-    # -- the Host protocol ------------------------------------------------------------------
-    def call(self, name: str, payload: dict[str, Any]) -> Any:
-        handler = self._table.get(name)
-        if handler is None or not isinstance(payload, dict):
-            raise BrokerError(f"unknown host call {name!r}")
-        try:
-            return handler(**payload)
-        except TypeError as exc:
-            raise BrokerError(f"bad arguments for {name}: {exc}") from exc
-
+    # -- the Host protocol (`call`, from HostTable) -----------------------------------------
     def drain_calls(self) -> list[RLMChatCompletion]:
         """The sub-calls recorded since the last drain (one code block's worth)."""
         with self._calls_lock:

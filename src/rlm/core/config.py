@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from rlm.clients import BaseLM, get_client
 from rlm.core.limits import Limits
-from rlm.environments import RESERVED_NAMES, ToolSpec
+from rlm.environments import ToolSpec
+from rlm.environments.tools import tool_specs as parse_tools
 from rlm.errors import ConfigurationError
 from rlm.logger.observer import Observer
 
@@ -38,27 +39,17 @@ class RLMConfig:
     output_limit: int
     # Paragraphs appended to the root system prompt (e.g. how to use a search index).
     prompt_notes: tuple[str, ...] = ()
-    # Everything that watches every run of the tree: the console (verbose), the progress
+    depth: int = 0  # the root's depth (the reference lets a child RLM be built at depth > 0)
+    user_prologue: str | None = (
+        None  # a user message before the first turn    # Everything that watches every run of the tree: the console (verbose), the progress
+    )
     # callbacks, users' own observers. Each run adds its own trajectory recorder.
     observers: tuple[Observer, ...] = ()
 
 
 def tool_specs(tools: Mapping[str, Any] | None, what: str) -> tuple[ToolSpec, ...]:
     """Custom tools: `{name: value}` or `{name: {"tool": value, "description": str}}`."""
-    specs = []
-    for name, value in (tools or {}).items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ConfigurationError(f"{what}: {name!r} is not a valid Python identifier")
-        if name in RESERVED_NAMES or name.startswith(("context_", "history_")):
-            raise ConfigurationError(
-                f"{what}: {name!r} is a reserved REPL name; rename the tool "
-                f"(reserved: {', '.join(sorted(RESERVED_NAMES))}, context_N, history_N)"
-            )
-        if isinstance(value, dict) and "tool" in value:
-            specs.append(ToolSpec(name, value["tool"], value.get("description")))
-        else:
-            specs.append(ToolSpec(name, value, None))
-    return tuple(specs)
+    return tuple(parse_tools(tools, what))
 
 
 def redact(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,8 +81,8 @@ class ModelRouter:
     any configured client by its model name or backend name.
     """
 
-    def __init__(self, config: RLMConfig):
-        self.root = get_client(config.backend, dict(config.backend_kwargs))
+    def __init__(self, config: RLMConfig, make_client: Callable[..., BaseLM] = get_client):
+        self.root = make_client(config.backend, dict(config.backend_kwargs))
         self.clients: list[BaseLM] = [self.root]
         names: dict[str, BaseLM] = {}
         self._register(names, config.backend, self.root)
@@ -101,7 +92,7 @@ class ModelRouter:
                 "other_backend_kwargs must have one dict per entry of other_backends"
             )
         for backend, kwargs in zip(config.other_backends, kwargs_list, strict=True):
-            client = get_client(backend, dict(kwargs or {}))
+            client = make_client(backend, dict(kwargs or {}))
             self.clients.append(client)
             self._register(names, backend, client)
         self.sub = self.clients[1] if len(self.clients) > 1 else self.root

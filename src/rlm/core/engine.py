@@ -219,6 +219,13 @@ class _Loop:
         first = FIRST_TURN.format(query_line=self._query())
         if self.turn:
             first = first.replace("`context`", f"`context_{self.turn}` (this turn's context)")
+            first += (
+                f"\n\n{self.turn + 1} contexts are loaded (`context_0` .. `context_{self.turn}`) "
+                f"and {self.turn} earlier conversation history(ies) (`history_0` .. "
+                f"`history_{self.turn - 1}`)."
+            )
+        if cfg.user_prologue:
+            first = f"{cfg.user_prologue}\n\n{first}"
         self._append({"role": "user", "content": first})
         for number in range(1, cfg.max_iterations + 1):
             answer = self._iteration(last=number == cfg.max_iterations)

@@ -10,23 +10,44 @@ from rlm.types import REPLResult
 
 
 def format_result(result: REPLResult, limit: int) -> str:
-    """One block's output as the model sees it, cut at `limit` characters (cut stated)."""
+    """One block's output as the model sees it, at most about `limit` characters (cut stated).
+
+    The variable listing counts inside the limit (model code picks the names): it gets what
+    the output leaves, at least a tenth of the limit, and says how many names it left out."""
     parts = []
     if result.stdout:
         parts.append(result.stdout.rstrip("\n"))
     if result.stderr:
         parts.append(result.stderr.rstrip("\n"))
     text = "\n".join(parts) if parts else "(no output)"
+    listing = _variables_line(result, limit, len(text))
     dropped = result.truncated_chars
-    if len(text) > limit:
-        dropped += len(text) - limit
-        text = text[:limit]
+    keep = max(0, limit - len(listing))
+    if len(text) > keep:
+        dropped += len(text) - keep
+        text = text[:keep]
     if dropped:
         text += f"\n[... {dropped:,} characters of output dropped ...]"
+    return text + listing
+
+
+def _variables_line(result: REPLResult, limit: int, used: int) -> str:
     names = [n for n in result.locals if not n.startswith(("context_", "history_"))]
-    if names:
-        text += f"\nREPL variables: {', '.join(names)}"
-    return text
+    if not names:
+        return ""
+    head = "\nREPL variables: "
+    listing = head + ", ".join(names)
+    room = max(limit // 10, limit - used)
+    if len(listing) <= room:
+        return listing
+    shown: list[str] = []
+    size = len(head) + 40  # the "(and N more)" tail
+    for name in names:
+        size += len(name) + 2
+        if size > room:
+            break
+        shown.append(name)
+    return f"{head}{', '.join(shown)} (and {len(names) - len(shown):,} more)"
 
 
 def prompt_for_record(prompt: Any, limit: int = 2_000) -> Any:

@@ -7,14 +7,15 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rlm.clients import BaseLM
+from rlm.clients import BaseLM, check_backend, get_client
+from rlm.clients.foreign import as_client
 from rlm.core.broker import Broker
 from rlm.core.config import ModelRouter, RLMConfig, tool_specs
 from rlm.core.engine import open_environment, run
 from rlm.core.limits import Limits, RunGuard
 from rlm.core.retrieval_tools import add_retriever_tools
 from rlm.core.scope import RunScope
-from rlm.environments import BaseEnv, environment_class
+from rlm.environments import BaseEnv, check_keywords, environment_class
 from rlm.environments.toolkit import Context
 from rlm.errors import CancellationError, ConfigurationError
 from rlm.logger.observer import CallbackObserver, Observer
@@ -22,6 +23,9 @@ from rlm.logger.trajectory import RLMLogger, RunRecorder
 from rlm.types import RLMChatCompletion
 
 DEFAULT_ENVIRONMENT = "sandbox"  # hardened subprocess; "local" is in-process exec
+# Environment keywords the engine sets itself (users configure the rest).
+ENGINE_KEYWORDS = {"host", "tools", "depth", "compaction", "subcall_fn", "lm_handler_address",
+                   "custom_tools", "custom_sub_tools", "context_payload"}  # fmt: skip
 
 
 class RLM:
@@ -38,26 +42,29 @@ class RLM:
         backend_kwargs: dict[str, Any] | None = None,
         environment: str = DEFAULT_ENVIRONMENT,
         environment_kwargs: dict[str, Any] | None = None,
+        depth: int = 0,
         max_depth: int = 1,
         max_iterations: int = 30,
         max_budget: float | None = None,
         max_timeout: float | None = None,
         max_tokens: int | None = None,
         max_errors: int | None = None,
+        custom_system_prompt: str | None = None,
         other_backends: list[str | BaseLM] | None = None,
         other_backend_kwargs: list[dict[str, Any]] | None = None,
-        custom_system_prompt: str | None = None,
+        logger: RLMLogger | None = None,
+        verbose: bool = False,
+        persistent: bool = False,
         custom_tools: dict[str, Any] | None = None,
         custom_sub_tools: dict[str, Any] | None = None,
-        persistent: bool = False,
         compaction: bool = False,
         compaction_threshold_pct: float = 0.85,
         max_concurrent_subcalls: int = 16,
         sampling_args: dict[str, Any] | None = None,
         sub_sampling_args: dict[str, Any] | None = None,
-        logger: RLMLogger | None = None,
-        verbose: bool = False,
         *,
+        orchestrator: bool = True,
+        user_prologue: str | None = None,
         max_subcalls: int | None = None,
         max_subcall_tokens: int | None = None,
         on_subcall_limit: str = "raise",
@@ -69,6 +76,8 @@ class RLM:
         on_subcall_complete: Callable[[int, str, float, str | None], None] | None = None,
         retriever: Any = None,
     ):
+        # Positional order is the reference's (`depth` is its fifth parameter).
+        _require(isinstance(depth, int) and depth >= 0, "depth must be an int >= 0")
         _require(isinstance(max_depth, int) and max_depth >= 0, "max_depth must be an int >= 0")
         _require(
             isinstance(max_iterations, int) and max_iterations >= 1,
@@ -91,7 +100,15 @@ class RLM:
             "on_subcall_limit must be 'raise' (stop with an error) or 'finalize' (the model "
             "answers with what it has)",
         )
-        environment_class(environment)  # unknown names fail here, not mid-run
+        # Unknown names and keywords fail here, not mid-run; the model client is built at the
+        # first completion (so a key loaded from .env after construction is still found).
+        check_keywords(
+            environment,
+            environment_class(environment, persistent=persistent),
+            dict(environment_kwargs or {}),
+            ENGINE_KEYWORDS,
+        )
+        check_backend(backend)
         notes: tuple[str, ...] = ()
         if retriever is not None:  # es_search & co. become host-side tools
             custom_tools, custom_sub_tools, notes = add_retriever_tools(
@@ -131,6 +148,8 @@ class RLM:
             sub_sampling_args=dict(sub_sampling_args or {}),
             output_limit=output_limit,
             prompt_notes=notes,
+            depth=depth,
+            user_prologue=user_prologue,
             observers=_observers(
                 observers,
                 verbose,
@@ -142,13 +161,15 @@ class RLM:
                 ),
             ),
         )
-        self.router = ModelRouter(self.config)
+        self._router: ModelRouter | None = None
+        self.orchestrator = orchestrator  # accepted for the reference; our prompt is one
         self.logger = logger
         self.verbose = verbose
         self._workspace: tuple[BaseEnv, Broker] | None = None
         self._persistent_scope: RunScope | None = None
         self._turn = 0
         self._lock = threading.Lock()
+        self._router_lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------
     def completion(self, prompt: Any = None, root_prompt: str | None = None) -> RLMChatCompletion:
@@ -185,7 +206,41 @@ class RLM:
             env.close()
             broker.close()
             self._workspace = None
-        self.router.close()
+        if self._router is not None:
+            self._router.close()
+
+    # -- settings, under the reference's attribute names (read-only) ---------------------------
+    @property
+    def router(self) -> ModelRouter:
+        """The model clients, built on first use through `get_client` (patchable here)."""
+        with self._router_lock:
+            if self._router is None:
+                self._router = ModelRouter(self.config, _make_client)
+            return self._router
+
+    backend = property(lambda self: self.config.backend)
+    backend_kwargs = property(lambda self: dict(self.config.backend_kwargs))
+    environment_type = property(lambda self: self.config.environment)
+    environment_kwargs = property(lambda self: dict(self.config.environment_kwargs))
+    depth = property(lambda self: self.config.depth)
+    max_depth = property(lambda self: self.config.max_depth)
+    max_iterations = property(lambda self: self.config.max_iterations)
+    max_budget = property(lambda self: self.config.limits.max_budget)
+    max_timeout = property(lambda self: self.config.limits.max_timeout)
+    max_tokens = property(lambda self: self.config.limits.max_tokens)
+    max_errors = property(lambda self: self.config.limits.max_errors)
+    persistent = property(lambda self: self.config.persistent)
+    compaction = property(lambda self: self.config.compaction)
+    max_concurrent_subcalls = property(lambda self: self.config.max_concurrent_subcalls)
+    other_backends = property(lambda self: list(self.config.other_backends) or None)
+    user_prologue = property(lambda self: self.config.user_prologue)
+    custom_tools = property(lambda self: _tool_dict(self.config.tools))
+    custom_sub_tools = property(lambda self: _tool_dict(self.config.sub_tools))
+
+    @property
+    def _persistent_env(self) -> BaseEnv | None:
+        """The environment kept across completions (persistent=True), once one ran."""
+        return self._workspace[0] if self._workspace is not None else None
 
     def __enter__(self) -> RLM:
         return self
@@ -211,7 +266,7 @@ class RLM:
             config=self.config,
             router=self.router,
             guard=RunGuard(self.config.limits),
-            depth=0,
+            depth=self.config.depth,
             tools=self.config.tools,
             # Always recorded: the record is `result.trace` (and, with a logger, the log).
             recorder=self.logger.open_run() if self.logger is not None else RunRecorder(),
@@ -264,6 +319,16 @@ def _observers(
 
         observers.append(ConsolePrinter())
     return tuple(observers)
+
+
+def _make_client(backend: Any, backend_kwargs: dict[str, Any]) -> BaseLM:
+    # Looked up in this module at call time: tests written for the reference patch
+    # `rlm.core.rlm.get_client` to fake a model, and any object with `completion` is wrapped.
+    return as_client(get_client(backend, backend_kwargs), backend_kwargs.get("model_name"))
+
+
+def _tool_dict(tools: tuple[Any, ...]) -> dict[str, Any]:
+    return {t.name: t.value for t in tools}
 
 
 def _require(condition: bool, message: str) -> None:

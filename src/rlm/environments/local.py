@@ -7,12 +7,16 @@ bound by reference (no temp-file round trip).
 
 from __future__ import annotations
 
+import copy
 import ctypes
+import shutil
+import tempfile
 import threading
 from typing import Any
 
 from rlm.environments import toolkit
 from rlm.environments.base import BaseEnv, Host, ToolSpec
+from rlm.environments.proxies import Exposed
 from rlm.environments.runtime import CellInterrupted, REPLSession
 from rlm.errors import REPLEnvironmentError
 from rlm.types import REPLResult
@@ -30,29 +34,37 @@ class LocalREPL(BaseEnv):
         **kwargs: Any,
     ):
         super().__init__(host, tools, **kwargs)
+        self.compaction = compaction
         self._session = REPLSession(
             self._call_host,
-            {t.name: t.value for t in self.tools},
+            # In-process, tools are the objects themselves (an `expose` wrapper is unwrapped).
+            {
+                t.name: t.value.target if isinstance(t.value, Exposed) else t.value
+                for t in self.tools
+            },
             compaction=compaction,
             toolkit=toolkit,
         )
         self._closed = False
+        self._temp_dir: str | None = None
         # Which thread runs a cell, and whether it was already interrupted: written only under
         # the lock, so an interrupt can never be sent to a thread that has left its cell.
         self._cell_lock = threading.Lock()
         self._cell_thread: int | None = None
         self._interrupt_sent = False
+        self._finish_init()
 
     def _call_host(self, name: str, payload: dict[str, Any]) -> Any:
-        if self.host is None:
-            raise RuntimeError(f"{name} is not available: this REPL has no host")
-        return self.host.call(name, payload)
+        return self.host.call(name, payload)  # type: ignore[union-attr]
 
     def load_context(self, context: Any, index: int = 0) -> None:
-        self._session.set_context(context, index)
+        self._session.set_context(context, self._counted("context", index))
 
-    def add_history(self, messages: list[dict[str, Any]], index: int) -> None:
-        self._session.set_history(messages, index)
+    def add_history(self, messages: list[dict[str, Any]], index: int | None = None) -> int:
+        index = self._counted("history", index)
+        # A copy: the caller may keep editing its list.
+        self._session.set_history(copy.deepcopy(messages), index)
+        return index
 
     def append_compaction_history(self, entry: Any) -> None:
         self._session.append_compaction_history(entry)
@@ -74,6 +86,7 @@ class LocalREPL(BaseEnv):
             except CellInterrupted:  # delivered on entry to _end_cell; at most one is sent
                 self._end_cell()
         return REPLResult(
+            rlm_calls=self._host_calls(),
             stdout=out["stdout"],
             stderr=out["stderr"],
             locals=out["locals"],
@@ -92,6 +105,19 @@ class LocalREPL(BaseEnv):
     @property
     def namespace(self) -> dict[str, Any]:
         return self._session.namespace
+
+    @property
+    def locals(self) -> dict[str, Any]:
+        """The REPL's namespace itself (reference name), for host code that reads results."""
+        return self._session.namespace
+
+    @property
+    def temp_dir(self) -> str:
+        """A scratch directory owned by this REPL, removed by `close()`. Cells do not chdir
+        into it (that would be process-wide); pass its path to code that needs one."""
+        if self._temp_dir is None:
+            self._temp_dir = tempfile.mkdtemp(prefix="rlm-local-")
+        return self._temp_dir
 
     def interrupt(self) -> None:
         # Raise CellInterrupted inside the thread running the cell. Python-level loops stop at
@@ -112,6 +138,9 @@ class LocalREPL(BaseEnv):
 
     def close(self) -> None:
         self._closed = True
+        self._session.namespace.clear()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
 
 
 _INTERRUPTED: dict[str, Any] = {

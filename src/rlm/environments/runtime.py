@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -175,6 +176,7 @@ class REPLSession:
         # ask_chunks, ... over `context`. Passed in, so this module imports nothing of ours.
         self._toolkit = toolkit
         self._helpers: dict[str, Any] = {}
+        self._helper_specs: dict[str, Any] = {}  # pristine copies: rebuilt before each cell
         self._call_host = call_host
         self.capture_limit = capture_limit
         self.compaction = compaction
@@ -185,31 +187,16 @@ class REPLSession:
         self._histories: dict[int, Any] = {}
         self._compaction_history: list[Any] = []
         self._tools = dict(tools or {})
-        self._functions: dict[str, Any] = {
-            "llm_query": self._llm_query,
-            "llm_query_batched": self._llm_query_batched,
-            "rlm_query": self._rlm_query,
-            "rlm_query_batched": self._rlm_query_batched,
-            "FINAL": self._final_value,
-            "FINAL_VAR": self._final_var,
-            "SHOW_VARS": self._show_vars,
-        }
+        # Which helpers exist is fixed here, from the environment's configuration; the
+        # callables themselves are built fresh by `HELPER_FACTORIES` before every cell.
+        self._factories = dict(HELPER_FACTORIES)
+        self._functions: tuple[str, ...] = tuple(self._factories)
         self._answer = {"content": "", "ready": False}
         self._restore_names()
 
     # -- the names the model sees ---------------------------------------------------------
-    def _llm_query(self, prompt: Any, model: str | None = None) -> str:
-        return self._call_host("llm_query", {"prompt": prompt, "model": model})
-
-    def _llm_query_batched(self, prompts: Any, model: str | None = None) -> list[str]:
-        return self._call_host("llm_query_batched", {"prompts": list(prompts), "model": model})
-
-    def _rlm_query(self, prompt: Any, model: str | None = None) -> str:
-        return self._call_host("rlm_query", {"prompt": prompt, "model": model})
-
-    def _rlm_query_batched(self, prompts: Any, model: str | None = None) -> list[str]:
-        return self._call_host("rlm_query_batched", {"prompts": list(prompts), "model": model})
-
+    # The callables are closures made by `HELPER_FACTORIES` (module level, below); these
+    # methods are their implementations.
     def _final_value(self, value: Any) -> Any:
         self._final = to_text(value)
         return value
@@ -255,10 +242,14 @@ class REPLSession:
             if index == 0:
                 try:
                     self._helpers = self._toolkit.build_helpers(
-                        value, self._llm_query, self._llm_query_batched
+                        value,
+                        self._factories["llm_query"](self),
+                        self._factories["llm_query_batched"](self),
                     )
+                    self._helper_specs = {n: _snapshot(f) for n, f in self._helpers.items()
+                                          if isinstance(f, types.FunctionType)}  # fmt: skip
                 except Exception as exc:  # e.g. MemoryError joining a huge document list
-                    self._helpers = {}
+                    self._helpers, self._helper_specs = {}, {}
                     if sys.__stderr__ is not None:  # the host's log / the worker's stderr
                         sys.__stderr__.write(f"rlm: ctx/P helpers unavailable: {exc!r}\n")
         self._contexts[index] = value
@@ -279,8 +270,14 @@ class REPLSession:
 
     def _restore_names(self) -> None:
         ns = self.namespace
-        ns.update(self._functions)
-        ns.update(self._helpers)
+        # Fresh function objects every time, never one kept in a table: model code that
+        # swapped a helper's `__code__`, defaults or closure cells, or rebound what a
+        # helper's table points to, does not carry into the next cell or turn.
+        for name in self._functions:
+            ns[name] = self._factories[name](self)
+        for name, value in self._helpers.items():
+            spec = self._helper_specs.get(name)
+            ns[name] = _rebuild(spec) if spec is not None else value
         ns.update(self._tools)
         if 0 in self._contexts:
             ns["context"] = self._contexts[0]
@@ -371,10 +368,104 @@ class REPLSession:
         te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename != __file__])
         return "".join(te.format())
 
+    def snapshot(self, max_chars: int = 1_000_000) -> dict[str, Any]:
+        """The model's variables (and `answer`) for host code: JSON values as themselves up to
+        `max_chars` each, anything else as its short repr. Contexts and histories are not
+        included (the host has them)."""
+        import json
+
+        out: dict[str, Any] = {"answer": dict(self._answer)}
+        for name in self.user_variables():
+            if name.startswith(("context_", "history_")):
+                continue
+            value = self.namespace[name]
+            try:
+                fits = len(json.dumps(value)) <= max_chars
+            except (TypeError, ValueError, RecursionError):
+                fits = False
+            out[name] = value if fits else short_repr(value)
+        return out
+
     def resolve(self, name: str) -> str | None:
         if not name.isidentifier() or name not in self.namespace or name in self._functions:
             return None
         return to_text(self.namespace[name])
+
+
+def _call_helper(name: str, key: str) -> Callable[[REPLSession], Any]:
+    """A factory for a host-call helper: `name(prompt_or_prompts, model=None)`."""
+
+    def factory(session: REPLSession) -> Any:
+        call = session._call_host
+        batched = key == "prompts"
+
+        def helper(prompt: Any, model: str | None = None) -> Any:
+            value = list(prompt) if batched else prompt
+            return call(name, {key: value, "model": model})
+
+        helper.__name__ = helper.__qualname__ = name
+        return helper
+
+    return factory
+
+
+def _session_helper(method: str, name: str) -> Callable[[REPLSession], Any]:
+    """A factory for a helper implemented by a REPLSession method (FINAL, FINAL_VAR, ...)."""
+    code = getattr(REPLSession, method).__code__  # the pristine code, taken at import
+
+    def factory(session: REPLSession) -> Any:
+        impl = types.FunctionType(code, globals(), method)
+
+        def helper(*args: Any, **kwargs: Any) -> Any:
+            return impl(session, *args, **kwargs)
+
+        helper.__name__ = helper.__qualname__ = name
+        return helper
+
+    return factory
+
+
+def _snapshot(fn: Any, depth: int = 3) -> tuple[Any, ...]:
+    """What rebuilds `fn` as it is now: code, globals, name, defaults and closure contents
+    (functions among them snapshotted too, `depth` levels down)."""
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            content = cell.cell_contents
+        except ValueError:  # an empty cell
+            content = None
+        if depth and isinstance(content, types.FunctionType):
+            content = ("fn", _snapshot(content, depth - 1))
+        else:
+            content = ("value", content)
+        cells.append(content)
+    kwdefaults = dict(fn.__kwdefaults__) if fn.__kwdefaults__ else None
+    closure = tuple(cells) if fn.__closure__ is not None else None
+    return (fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, kwdefaults, closure)
+
+
+def _rebuild(spec: tuple[Any, ...]) -> Any:
+    """A new function object (new cells too) from a `_snapshot`."""
+    code, globals_, name, defaults, kwdefaults, cells = spec
+    closure = None
+    if cells is not None:
+        closure = tuple(types.CellType(_rebuild(c) if kind == "fn" else c) for kind, c in cells)
+    fn = types.FunctionType(code, globals_, name, defaults, closure)
+    fn.__kwdefaults__ = dict(kwdefaults) if kwdefaults else None
+    return fn
+
+
+# Protected REPL helpers: name -> factory(session) building a fresh callable each cell.
+# Other modules may add entries (a REPL helper module, a proxy) before sessions are made.
+HELPER_FACTORIES: dict[str, Callable[[REPLSession], Any]] = {
+    "llm_query": _call_helper("llm_query", "prompt"),
+    "llm_query_batched": _call_helper("llm_query_batched", "prompts"),
+    "rlm_query": _call_helper("rlm_query", "prompt"),
+    "rlm_query_batched": _call_helper("rlm_query_batched", "prompts"),
+    "FINAL": _session_helper("_final_value", "FINAL"),
+    "FINAL_VAR": _session_helper("_final_var", "FINAL_VAR"),
+    "SHOW_VARS": _session_helper("_show_vars", "SHOW_VARS"),
+}
 
 
 def _is_final_call(expr: ast.Expression) -> bool:

@@ -7,8 +7,10 @@ import threading
 from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
+from rich.text import Text
 
 from rlm._bounded import clip
+from rlm._terminal import terminal_safe
 from rlm.logger.observer import Observer
 from rlm.types import REPLResult
 
@@ -17,6 +19,11 @@ _MAX = 2_000
 
 def _cut(text: str) -> str:
     return clip(text, _MAX, count=True)
+
+
+def _model_text(text: str) -> Text:
+    """Model-controlled text as plain text: no markup parsed, no control characters."""
+    return Text(terminal_safe(_cut(text)))
 
 
 class ConsolePrinter(Observer):
@@ -33,14 +40,14 @@ class ConsolePrinter(Observer):
         self._print(f"[bold cyan]── depth {depth} · iteration {number} ──[/]")
 
     def model_responded(self, depth: int, text: str) -> None:
-        self._print(Panel(_cut(text), title=f"model (depth {depth})", border_style="blue"))
+        self._print(Panel(_model_text(text), title=f"model (depth {depth})", border_style="blue"))
 
     def code_executed(self, depth: int, code: str, result: REPLResult) -> None:
         out = "\n".join(x for x in (result.stdout, result.stderr) if x) or "(no output)"
         self._print(
-            Syntax(_cut(code), "python", theme="ansi_dark", line_numbers=False),
+            Syntax(terminal_safe(_cut(code)), "python", theme="ansi_dark", line_numbers=False),
             Panel(
-                _cut(out),
+                _model_text(out),
                 title=f"output · {result.execution_time:.2f}s · {len(result.rlm_calls)} sub-calls",
                 border_style="red" if result.stderr else "green",
             ),
@@ -48,5 +55,5 @@ class ConsolePrinter(Observer):
 
     def final_answer(self, depth: int, answer: str) -> None:
         self._print(
-            Panel(_cut(answer), title=f"final answer (depth {depth})", border_style="yellow")
+            Panel(_model_text(answer), title=f"final answer (depth {depth})", border_style="yellow")
         )

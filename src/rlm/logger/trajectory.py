@@ -7,7 +7,6 @@ the reference format, one flushed line at a time, so a crash loses nothing.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import uuid
@@ -15,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rlm._terminal import jsonl_line
 from rlm.logger.observer import Observer
 from rlm.types import RLMChatCompletion, RLMIteration
 
@@ -85,7 +85,7 @@ class _FileRun(RunRecorder):
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in run_finished
 
     def _write(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(entry, default=str, ensure_ascii=False)
+        line = jsonl_line(entry)  # model text may hold lone surrogates or U+2028
         with self._lock:
             if self._file.closed:
                 return

@@ -165,7 +165,7 @@ def _read_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LogFormatError(f"{path}: not UTF-8 text, not a trajectory log") from exc
-    lines = text.splitlines()
+    lines = text.split("\n")  # not splitlines(): U+2028 or U+0085 is no line end here
     out: list[tuple[int, dict[str, Any]]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -8,10 +8,8 @@ Contexts are streamed in chunks (never a second full copy of a string context in
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
-import math
 import os
 import shutil
 import sys
@@ -22,7 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rlm.environments.base import BaseEnv, Host, ToolSpec
+from rlm.environments.proxies import Exposed, ProxyTable
 from rlm.environments.sandbox import wire
+from rlm.environments.sandbox.caps import answer_text, capped_result
+from rlm.environments.sandbox.namespaces import NamespacePlan
+from rlm.environments.sandbox.payload import Payload as _Payload
 from rlm.environments.sandbox.process import CellTimeout, LockdownFailed, WorkerLost, WorkerProcess
 from rlm.environments.toolkit import to_wire
 from rlm.errors import ConfigurationError, REPLEnvironmentError, SandboxUnavailableError
@@ -31,8 +33,7 @@ from rlm.types import REPLResult
 log = logging.getLogger(__name__)
 
 GiB = 1024**3
-CHUNK_CHARS = 4 * 1024 * 1024  # a chunk of a str context: at most 16 MiB of UTF-8
-LOCKDOWN_FEATURES = ("rlimits", "capabilities", "landlock", "seccomp")
+LOCKDOWN_FEATURES = ("namespaces", "rlimits", "capabilities", "landlock", "seccomp")
 
 
 def _read_only_paths() -> list[str]:
@@ -48,80 +49,17 @@ def _read_only_paths() -> list[str]:
     return sorted(p for p in paths if p and os.path.exists(p))
 
 
-_ASCII_HEADER = sys.getsizeof("") - 1  # sizeof(PyASCIIObject): where compact ASCII data starts
-
-
-def _ascii_buffer(text: str) -> memoryview | None:
-    """A read-only view of a compact ASCII str's bytes, without copying (CPython layout);
-    None when `text` is not laid out that way. The caller keeps `text` alive."""
-    if (
-        sys.implementation.name != "cpython"
-        or type(text) is not str
-        or len(text) < 1 << 20  # small strings: encoding is cheap, skip the trick
-        or not text.isascii()  # O(1) in CPython: a flag on the object
-        or sys.getsizeof(text) != _ASCII_HEADER + len(text) + 1
-    ):
-        return None
-    raw = (ctypes.c_char * len(text)).from_address(id(text) + _ASCII_HEADER)
-    return memoryview(raw).cast("B").toreadonly()
-
-
-class _Payload:
-    """A context or history prepared for streaming: a str is sent in slices of the original
-    (the host never holds a second full copy); other values are JSON-encoded once."""
-
-    __slots__ = ("kind", "size", "value")
-
-    def __init__(self, value: Any, what: str):
-        if isinstance(value, str):
-            kind = "ascii" if _ascii_buffer(value) is not None else "str"
-            self.kind, self.value, self.size = kind, value, len(value)
-            return
-        try:
-            data = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(
-                f"{what} of type {type(value).__name__} cannot be sent to the sandbox: it must "
-                f"be a str or JSON data ({exc}). Convert it, or use environment='local' for "
-                "trusted code."
-            ) from exc
-        self.kind, self.value, self.size = "json", data, len(data)
-
-    def chunk_count(self) -> int:
-        step = CHUNK_CHARS if self.kind == "str" else wire.CHUNK_BYTES
-        return max(1, -(-self.size // step))
-
-    def header(self) -> dict[str, Any]:
-        return {"kind": self.kind, "chunks": self.chunk_count(), "nbytes": self.size}
-
-    def send(self, channel: wire.Channel) -> None:
-        if self.kind == "ascii":
-            # An ASCII str's internal buffer already is its UTF-8 encoding: send it as is.
-            view = _ascii_buffer(self.value)
-            assert view is not None
-            for start in range(0, max(len(view), 1), wire.CHUNK_BYTES):
-                channel.send_bytes(view[start : start + wire.CHUNK_BYTES])
-            return
-        if self.kind == "str":
-            text: str = self.value
-            for start in range(0, max(len(text), 1), CHUNK_CHARS):
-                channel.send_bytes(
-                    text[start : start + CHUNK_CHARS].encode("utf-8", "surrogatepass")
-                )
-            return
-        view = memoryview(self.value)
-        for start in range(0, max(len(view), 1), wire.CHUNK_BYTES):
-            channel.send_bytes(view[start : start + wire.CHUNK_BYTES])
-
-
 class SandboxREPL(BaseEnv):
     """environment_kwargs:
 
     cell_timeout (300 s), memory_limit (bytes; default 2 GiB + 4x the contexts' size),
     cpu_limit (CPU seconds for one worker's life, default 3600), max_output_chars (1,000,000
     per stream per cell), max_file_size (256 MiB), max_open_files (256), max_message (64 MiB),
-    allow_degraded (lockdown layers that may be missing: "landlock", "seccomp", ...),
-    bubblewrap (True: wrap the worker in `bwrap` namespaces as well), python (interpreter).
+    allow_degraded (lockdown layers that may be missing: "namespaces", "landlock", "seccomp",
+    ...), namespaces ("auto": bwrap if installed, else set up by the sandbox itself;
+    "bwrap"; "unshare"; "off", only with allow_degraded=["namespaces"]), bubblewrap (older
+    spelling: True is "bwrap", False is "off"), python
+    (interpreter), landlock_max_abi (internal, tests: act as a kernel with at most this ABI).
     """
 
     name = "sandbox"
@@ -147,9 +85,11 @@ class SandboxREPL(BaseEnv):
         max_open_files: int = 256,
         max_message: int = wire.DEFAULT_MAX_MESSAGE,
         allow_degraded: list[str] | tuple[str, ...] | str | None = None,
-        bubblewrap: bool = False,
+        namespaces: str = "auto",
+        bubblewrap: bool | None = None,
         python: str | None = None,
         start_timeout: float = 60.0,
+        landlock_max_abi: int | None = None,
         **kwargs: Any,
     ):
         super().__init__(host, tools, **kwargs)
@@ -190,8 +130,13 @@ class SandboxREPL(BaseEnv):
         self.max_message = int(max_message)
         self.allow_degraded = list(allow_degraded or ())
         self.bubblewrap = bubblewrap
+        if bubblewrap is not None:  # the older spelling
+            namespaces = "bwrap" if bubblewrap else "off"
+        self._namespaces = NamespacePlan(namespaces, "namespaces" in self.allow_degraded)
         self.python = python or sys.executable
         self.start_timeout = start_timeout
+        self._proxies = ProxyTable()
+        self.landlock_max_abi = landlock_max_abi
         self._tool_data, self._tool_callables = self._split_tools(self.tools)
         self._contexts: dict[int, _Payload] = {}
         self._histories: dict[int, _Payload] = {}
@@ -207,26 +152,23 @@ class SandboxREPL(BaseEnv):
         self._partial: str | None = None
         self._cells_run = 0
         self._running = False
+        self._busy = False  # any request in flight (cell, load, read): interrupt() kills it
+        self._stopped_by_host = False  # interrupt() ended a load or read
         self._interrupt_pending = False
         self._start()
+        self._finish_init()
 
     # -- configuration ------------------------------------------------------------------------
-    @staticmethod
-    def _split_tools(tools: list[ToolSpec]) -> tuple[dict[str, Any], list[str]]:
+    def _split_tools(self, tools: list[ToolSpec]) -> tuple[dict[str, Any], list[str]]:
+        """Callables are served by the host; JSON data is copied into the worker; any other
+        value (a host object) is offered as a proxy whose allowed methods run on the host."""
         data: dict[str, Any] = {}
         callables: list[str] = []
         for tool in tools:
-            if tool.is_callable:
+            if isinstance(tool.value, Exposed) or not tool.is_callable:
+                data[tool.name] = self._proxies.wrap(tool.value)
+            else:
                 callables.append(tool.name)
-                continue
-            try:
-                data[tool.name] = json.loads(json.dumps(tool.value))
-            except (TypeError, ValueError) as exc:
-                raise ConfigurationError(
-                    f"custom tool {tool.name!r}: a {type(tool.value).__name__} value cannot "
-                    f"cross into the sandbox (only callables and JSON data can: {exc}). "
-                    "Pass JSON data, or use environment='local' for trusted host objects."
-                ) from exc
         return data, callables
 
     def _memory_limit(self) -> int:
@@ -238,20 +180,10 @@ class SandboxREPL(BaseEnv):
 
     def _argv(self) -> list[str]:
         argv = [self.python, "-I", "-B"]
-        if not self.bubblewrap:
+        if "namespaces" not in self.layers:
             return argv
-        bwrap = shutil.which("bwrap")
-        if bwrap is None:
-            raise SandboxUnavailableError(
-                "bubblewrap=True but `bwrap` is not installed (Debian: apt-get install "
-                "bubblewrap). Drop bubblewrap=True to use the kernel lockdown alone."
-            )
         assert self._tmpdir is not None
-        wrap = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc",
-                "--dev", "/dev", "--bind", self._tmpdir, self._tmpdir, "--chdir", self._tmpdir]  # fmt: skip
-        for path in _read_only_paths():
-            wrap += ["--ro-bind", path, path]
-        return [*wrap, *argv]
+        return self._namespaces.wrap(argv, self._tmpdir, _read_only_paths())
 
     def _worker_config(self) -> dict[str, Any]:
         assert self._tmpdir is not None
@@ -271,6 +203,7 @@ class SandboxREPL(BaseEnv):
                 "read_only": _read_only_paths(),
                 "read_write": [self._tmpdir],
                 "env": self._worker_env(),
+                "landlock_max_abi": self.landlock_max_abi,
             },
         }
 
@@ -304,6 +237,9 @@ class SandboxREPL(BaseEnv):
                 self._request({"op": "compaction", "value": entry}, ("ack",), self.cell_timeout)
             for index, payload in self._contexts.items():
                 self._send_payload("context", index, payload)
+            if self.setup_code and self._cells_run:  # a replacement worker: set it up again
+                self._request({"op": "exec", "code": self.setup_code}, ("result",),
+                              self.cell_timeout)  # fmt: skip
         except WorkerLost as exc:
             tail = self._worker.stderr_tail() if self._worker is not None else ""
             self._stop_worker()
@@ -336,6 +272,8 @@ class SandboxREPL(BaseEnv):
                 "or use environment='docker'."
             ) from exc
         except WorkerLost as exc:
+            if self._namespaces.applies_to(exc.reason) and self._namespaces.failed(exc.reason):
+                return self._spawn()
             raise REPLEnvironmentError(f"the sandbox worker failed to start: {exc.reason}") from exc
         except OSError as exc:
             raise REPLEnvironmentError(f"cannot start the sandbox worker ({exc})") from exc
@@ -344,9 +282,12 @@ class SandboxREPL(BaseEnv):
         """Extra step when a worker is killed (docker: stop the container)."""
 
     def _host_call(self, name: str, payload: dict[str, Any]) -> Any:
-        if self.host is None:
-            raise RuntimeError(f"{name} is not available: this REPL has no host")
-        return self.host.call(name, payload)
+        if name == "proxy":  # a method of a host object the worker holds a proxy of
+            return self._proxies.call(**payload)
+        if name == "tool":
+            payload = self._proxies.unwrap(payload)
+            return self._proxies.wrap(self.host.call(name, payload))  # type: ignore[union-attr]
+        return self.host.call(name, payload)  # type: ignore[union-attr]
 
     def _restart(self, note: str) -> None:
         self._stop_worker()
@@ -366,11 +307,17 @@ class SandboxREPL(BaseEnv):
 
     @property
     def lockdown_report(self) -> dict[str, Any]:
-        return dict(self._worker.lockdown_report) if self._worker else {}
+        if self._worker is None:
+            return {}
+        report = dict(self._worker.lockdown_report)
+        if "namespaces" in self.layers:
+            self._namespaces.add_to(report)
+        return report
 
     @property
     def worker_pid(self) -> int | None:
-        return self._worker.proc.pid if self._worker else None
+        """The worker interpreter's pid as the host sees it (inside bwrap: bwrap's grandchild)."""
+        return self._worker.pid if self._worker else None
 
     # -- requests -------------------------------------------------------------------------------
     def _request(self, msg: dict[str, Any], expect: tuple[str, ...], timeout: float | None = None,
@@ -383,7 +330,13 @@ class SandboxREPL(BaseEnv):
         self._seq += 1
         msg["id"] = self._seq
         send = None if payload is None else (lambda: payload.send(self._worker.channel))
-        reply = self._worker.request(msg, expect, timeout, payload=send)
+        # Only a cell's clock stops while model calls run; a load or a read is wall time.
+        is_cell = msg.get("op") == "exec"
+        self._busy = True
+        try:
+            reply = self._worker.request(msg, expect, timeout, payload=send, count_time=is_cell)
+        finally:
+            self._busy = False
         if reply.get("id") != self._seq:
             self._worker.kill("reply id mismatch")
             raise WorkerLost("the worker answered out of turn")
@@ -399,17 +352,25 @@ class SandboxREPL(BaseEnv):
             self._request(msg, ("ack",), self.cell_timeout)
 
     def _with_recovery(self, action: Any, what: str) -> Any:
-        """Run `action`; if the worker dies under it, start a fresh one and retry once."""
+        """Run `action`; if the worker dies under it, start a fresh one and retry once.
+        If the host interrupted it (a run limit), stop there: the next cell starts a fresh
+        worker with everything reloaded, and the run's limit error is raised by the engine."""
         with self._lock:
+            self._stopped_by_host = False
             try:
                 return action()
             except WorkerLost as exc:
+                if self._stopped_by_host:
+                    self._stop_worker()
+                    self._note = f"The REPL worker was stopped while {what}: state lost."
+                    return None
                 self._restart(f"The REPL worker was lost while {what} ({exc.reason}).")
                 return action()
 
     # -- BaseEnv ----------------------------------------------------------------------------------
     def load_context(self, context: Any, index: int = 0) -> None:
         payload = _Payload(to_wire(context), "context")  # a Context crosses as JSON data
+        index = self._counted("context", index)
         with self._lock:
             self._contexts[index] = payload
             worker = self._worker
@@ -423,12 +384,14 @@ class SandboxREPL(BaseEnv):
             self._with_recovery(lambda: self._send_payload("context", index, payload),
                                 "loading a context")  # fmt: skip
 
-    def add_history(self, messages: list[dict[str, Any]], index: int) -> None:
+    def add_history(self, messages: list[dict[str, Any]], index: int | None = None) -> int:
         payload = _Payload(messages, "history")
+        index = self._counted("history", index)
         with self._lock:
             self._histories[index] = payload
             self._with_recovery(lambda: self._send_payload("history", index, payload),
                                 "loading a history")  # fmt: skip
+        return index
 
     def append_compaction_history(self, entry: Any) -> None:
         _Payload(entry, "compaction history entry")  # validates JSON-ability
@@ -464,7 +427,7 @@ class SandboxREPL(BaseEnv):
             except CellTimeout:
                 self._keep_peeked()
                 return self._lost(
-                    f"Cell timed out after {self.cell_timeout:g}s of execution (time waiting "
+                    f"TimeoutError: cell timed out after {self.cell_timeout:g}s of execution (time waiting "
                     "on llm_query/rlm_query does not count) and was killed.",
                     note,
                 )
@@ -477,7 +440,9 @@ class SandboxREPL(BaseEnv):
                     tail = f"\nWorker stderr (tail):\n{self._worker.stderr_tail()}"
                 return self._lost(f"The REPL worker process died ({exc.reason}).{tail}", note)
             try:
-                return self._result(reply, note)
+                result = self._result(reply, note)
+                result.rlm_calls = self._host_calls()
+                return result
             except (TypeError, ValueError, OverflowError, AttributeError) as exc:
                 # A result frame model code forged badly: the worker is not trustworthy now.
                 log.warning("malformed result from the sandbox worker (%s); replacing it", exc)
@@ -486,42 +451,13 @@ class SandboxREPL(BaseEnv):
                 return self._lost(f"The REPL worker sent a malformed result ({exc}).", note)
 
     def _result(self, reply: dict[str, Any], note: str | None) -> REPLResult:
-        def text(key: str) -> str:
-            value = reply.get(key)
-            return value if isinstance(value, str) else ""
-
-        def number(key: str) -> float:
-            value = reply.get(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return 0.0
-            value = float(value)
-            return value if math.isfinite(value) and value >= 0 else 0.0
-
-        local_names = reply.get("locals")
-        locals_ = (
-            {str(k): str(v) for k, v in local_names.items()}
-            if isinstance(local_names, dict)
-            else {}
-        )
-        final = reply.get("final_answer")
-        partial = reply.get("partial_answer")
-        self._partial = partial if isinstance(partial, str) else None
-        stderr = text("stderr")
-        if note:
-            stderr = f"{note}\n{stderr}"
-        return REPLResult(
-            stdout=text("stdout"),
-            stderr=stderr,
-            locals=locals_,
-            execution_time=number("execution_time"),
-            final_answer=final if isinstance(final, str) else None,
-            truncated_chars=int(number("truncated_chars")),
-        )
+        self._partial = answer_text(reply.get("partial_answer"))
+        return capped_result(reply, self.max_output_chars, note)
 
     def _keep_peeked(self) -> None:
         worker = self._worker
         if worker is not None and worker.peeked is not None:
-            self._partial = worker.peeked
+            self._partial = answer_text(worker.peeked)
 
     def _lost(self, what: str, note: str | None) -> REPLResult:
         """The worker is gone: say so, and have a fresh one with contexts reloaded."""
@@ -548,15 +484,43 @@ class SandboxREPL(BaseEnv):
         if not isinstance(name, str) or not name.isidentifier():
             return None
         with self._lock:
+            self._stopped_by_host = False
             try:
                 reply = self._request(
                     {"op": "resolve", "name": name}, ("resolved",), min(30.0, self.cell_timeout)
                 )
             except WorkerLost:
+                if self._stopped_by_host:  # a run limit: no fresh worker needed now
+                    self._stop_worker()
+                    self._note = "The REPL worker was stopped while reading a variable."
+                    return None
                 self._restart("The REPL worker was lost while reading a variable.")
                 return None
-        value = reply.get("value")
-        return value if isinstance(value, str) else None
+        return answer_text(reply.get("value"))
+
+    @property
+    def locals(self) -> dict[str, Any]:
+        """A snapshot of the REPL's variables for host code (the reference's `.locals`): JSON
+        values as themselves, anything else as its short repr, plus the contexts and
+        histories. A copy: writing to it changes nothing in the worker."""
+        with self._lock:
+            try:
+                reply = self._request(
+                    {"op": "snapshot"}, ("snapshot",), min(30.0, self.cell_timeout)
+                )
+            except WorkerLost:
+                self._restart("The REPL worker was lost while reading its variables.")
+                reply = {}
+        values = reply.get("values")
+        out: dict[str, Any] = dict(values) if isinstance(values, dict) else {}
+        for kind, payloads in (("context", self._contexts), ("history", self._histories)):
+            for index, payload in sorted(payloads.items()):
+                out[f"{kind}_{index}"] = payload.load()
+            if 0 in payloads:
+                out[kind] = out[f"{kind}_0"]
+        if self.compaction:
+            out["history"] = list(self._compaction)
+        return out
 
     @property
     def partial_answer(self) -> str | None:
@@ -565,15 +529,18 @@ class SandboxREPL(BaseEnv):
         return self._partial
 
     def interrupt(self) -> None:
-        """Kill the running cell (and its worker) from any thread; the next call restarts."""
+        """Kill the running cell, or a load or read in flight (with its worker), from any
+        thread; the next call restarts. Nothing in flight: the next cell does not run."""
         worker = self._worker
-        if not self._running:
-            # No cell to stop (yet): stop the next one before it starts.
+        if not self._busy:
             self._interrupt_pending = True
             return
         if worker is not None:
-            self._interrupted = True
-            worker.peek(0.3)  # keep what the model wrote into `answer` so far
+            if self._running:
+                self._interrupted = True
+                worker.peek(0.3)  # keep what the model wrote into `answer` so far
+            else:
+                self._stopped_by_host = True
             worker.kill("interrupted by the host")
 
     def close(self) -> None:

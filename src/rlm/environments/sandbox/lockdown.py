@@ -58,6 +58,12 @@ def _require_linux(feature: str) -> None:
 # Syscall numbers per architecture (checked against the kernel headers by
 # tests/test_sandbox_lockdown.py). Landlock's are the same everywhere. Other
 # architectures: seccomp and capabilities fail closed (unless allowed degraded).
+# Syscalls added since 5.1 share one number on every architecture (newer than some distros'
+# headers: the test checks the rule, not the header).
+_NR_UNIFIED = {
+    "fchmodat2": 452, "setxattrat": 463, "getxattrat": 464, "listxattrat": 465,
+    "removexattrat": 466,
+}  # fmt: skip
 NR_X86_64 = {
     "clone": 56, "fork": 57, "vfork": 58, "execve": 59, "kill": 62, "ptrace": 101,
     "socket": 41, "connect": 42, "accept": 43, "sendmsg": 46, "recvmsg": 47, "bind": 49,
@@ -83,7 +89,13 @@ NR_X86_64 = {
     "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
     "quotactl_fd": 443, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
     "landlock_restrict_self": 446, "memfd_secret": 447, "process_mrelease": 448,
-    "seccomp": 317,
+    "seccomp": 317, "ioctl": 16, "fcntl": 72, "chmod": 90, "fchmod": 91, "chown": 92,
+    "fchown": 93, "lchown": 94, "utime": 132, "setxattr": 188, "lsetxattr": 189,
+    "fsetxattr": 190, "getxattr": 191, "lgetxattr": 192, "fgetxattr": 193, "listxattr": 194,
+    "llistxattr": 195, "flistxattr": 196, "removexattr": 197, "lremovexattr": 198,
+    "fremovexattr": 199, "utimes": 235, "inotify_init": 253, "inotify_add_watch": 254,
+    "inotify_rm_watch": 255, "fchownat": 260, "futimesat": 261, "fchmodat": 268,
+    "utimensat": 280, "inotify_init1": 294, "fanotify_mark": 301, **_NR_UNIFIED,
 }  # fmt: skip
 NR_AARCH64 = {
     "lookup_dcookie": 18, "mknodat": 33, "umount2": 39, "mount": 40, "pivot_root": 41,
@@ -108,6 +120,12 @@ NR_AARCH64 = {
     "clone3": 435, "pidfd_getfd": 438, "process_madvise": 440, "mount_setattr": 442,
     "quotactl_fd": 443, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
     "landlock_restrict_self": 446, "memfd_secret": 447, "process_mrelease": 448,
+    "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "getxattr": 8, "lgetxattr": 9,
+    "fgetxattr": 10, "listxattr": 11, "llistxattr": 12, "flistxattr": 13, "removexattr": 14,
+    "lremovexattr": 15, "fremovexattr": 16, "fcntl": 25, "inotify_init1": 26,
+    "inotify_add_watch": 27, "inotify_rm_watch": 28, "ioctl": 29, "fchmod": 52,
+    "fchmodat": 53, "fchownat": 54, "fchown": 55, "utimensat": 88, "fanotify_mark": 263,
+    **_NR_UNIFIED,
 }  # fmt: skip
 
 _ARCHES = {"x86_64": (0xC000003E, NR_X86_64), "aarch64": (0xC00000B7, NR_AARCH64)}
@@ -132,7 +150,26 @@ DENIED = (
     "migrate_pages", "move_pages", "process_madvise", "process_mrelease", "tkill",
     "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal", "pidfd_open",
     "pidfd_getfd", "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
+    # File metadata: Landlock does not govern these, so without this a worker could chmod
+    # (setuid bits), chown, touch or tag with xattrs any host file it can name.
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr",
+    "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr",
+    "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "getxattrat",
+    "listxattrat", "removexattrat",
+    # Watches: would report host activity (files the host creates) to model code.
+    "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
+    "fanotify_mark",
 )  # fmt: skip
+
+# fcntl/ioctl requests that make the kernel signal an fd's owner: with an fd the host also
+# reads (the channel), they would route SIGIO/any signal to the host. Landlock ABI 6 scopes
+# signals; older kernels do not, so seccomp refuses the requests themselves.
+F_SETFL, F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY = 4, 8, 10, 15, 1024, 1026
+O_ASYNC = 0o20000  # same value on x86_64 and aarch64
+FCNTL_DENIED = (F_SETOWN, F_SETSIG, F_SETOWN_EX, F_SETLEASE, F_NOTIFY)
+FIOSETOWN, SIOCSPGRP, FIOASYNC, TIOCSPGRP, TIOCSTI = 0x8901, 0x8902, 0x5452, 0x5410, 0x5412
+IOCTL_DENIED = (FIOSETOWN, SIOCSPGRP, FIOASYNC, TIOCSPGRP, TIOCSTI)
 
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
@@ -147,21 +184,36 @@ def _errno_error(what: str) -> OSError:
 
 
 # -- rlimits ---------------------------------------------------------------------------------
-def set_rlimits(cfg: dict[str, Any], soft_only_memory: bool) -> None:
+def set_rlimits(cfg: dict[str, Any], soft_only_memory: bool) -> dict[str, int]:
     """Address space, CPU, file size, open files, core. With seccomp on, model code cannot
     call setrlimit, so the memory hard limit may stay open for the host to raise the soft
-    limit from outside (prlimit) when a bigger context arrives."""
+    limit from outside (prlimit) when a bigger context arrives.
+
+    Every limit is clamped to the hard limit this process inherited (`ulimit -v`, `prlimit
+    --cpu` on HPC/CI runners): an unprivileged process cannot raise it, and a tighter
+    inherited limit is only stricter. Returns the limits that were clamped."""
+    clamped: dict[str, int] = {}
+
+    def put(name: str, which: int, soft: int, hard: int) -> None:
+        _cur_soft, inherited = resource.getrlimit(which)
+        if inherited != resource.RLIM_INFINITY:
+            if hard == resource.RLIM_INFINITY or hard > inherited:
+                hard = inherited
+            if soft == resource.RLIM_INFINITY or soft > inherited:
+                soft = inherited
+                clamped[name] = inherited
+        resource.setrlimit(which, (soft, hard))
+
     mem = int(cfg["memory_limit"])
-    resource.setrlimit(
-        resource.RLIMIT_AS, (mem, resource.RLIM_INFINITY if soft_only_memory else mem)
-    )
+    put("memory", resource.RLIMIT_AS, mem, resource.RLIM_INFINITY if soft_only_memory else mem)
     cpu = int(cfg["cpu_limit"])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    put("cpu", resource.RLIMIT_CPU, cpu, cpu + 5)
     fsize = int(cfg["max_file_size"])
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    put("file_size", resource.RLIMIT_FSIZE, fsize, fsize)
     nofile = int(cfg["max_open_files"])
-    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    put("open_files", resource.RLIMIT_NOFILE, nofile, nofile)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return clamped
 
 
 # -- capabilities ----------------------------------------------------------------------------
@@ -224,10 +276,15 @@ def landlock_abi() -> int:
     return abi if abi > 0 else 0
 
 
-def apply_landlock(read_only: list[str], read_write: list[str]) -> int:
-    """Restrict the filesystem (and TCP, signals where the ABI has them). Returns the ABI."""
+def apply_landlock(read_only: list[str], read_write: list[str], max_abi: int | None = None) -> int:
+    """Restrict the filesystem (and TCP, signals where the ABI has them). Returns the ABI.
+
+    `max_abi` (internal, for tests) uses at most that ABI, as an older kernel would: e.g. 5
+    leaves signals unscoped, like Debian 12 and Ubuntu 22.04/24.04 stock kernels."""
     _require_linux("landlock")
     abi = landlock_abi()
+    if max_abi is not None:
+        abi = min(abi, int(max_abi))
     if abi < 1:
         raise LockdownUnavailable(
             "landlock", f"kernel has no Landlock ({os.strerror(ctypes.get_errno())})"
@@ -362,6 +419,23 @@ def build_seccomp_program(
         (_RET, 0, 0, allow),
         (_RET, 0, 0, deny),
     ]
+    # fcntl: no owner/signal/lease/notify requests, no F_SETFL with O_ASYNC (cmd is an int:
+    # the kernel reads only its low 32 bits, as this filter does).
+    n = len(FCNTL_DENIED)
+    prog += [(_JEQ, 0, n + 6, nr["fcntl"]), (_LD_W_ABS, 0, 0, _arg_lo(1))]
+    prog += [(_JEQ, n - i + 2, 0, cmd) for i, cmd in enumerate(FCNTL_DENIED)]
+    prog += [
+        (_JEQ, 0, 3, F_SETFL),
+        (_LD_W_ABS, 0, 0, _arg_lo(2)),
+        (_JSET, 0, 1, O_ASYNC),
+        (_RET, 0, 0, deny),
+        (_RET, 0, 0, allow),
+    ]
+    # ioctl: no FIOSETOWN/SIOCSPGRP/FIOASYNC (the same signal route), no tty pgrp/injection.
+    n = len(IOCTL_DENIED)
+    prog += [(_JEQ, 0, n + 3, nr["ioctl"]), (_LD_W_ABS, 0, 0, _arg_lo(1))]
+    prog += [(_JEQ, n - i, 0, cmd) for i, cmd in enumerate(IOCTL_DENIED)]
+    prog += [(_RET, 0, 0, allow), (_RET, 0, 0, deny)]
     prog.append((_RET, 0, 0, allow))
     return prog
 
@@ -407,8 +481,13 @@ def apply(cfg: dict[str, Any]) -> dict[str, Any]:
             report["degraded"][feature] = str(exc)
 
     seccomp_on = "seccomp" in layers and "seccomp" not in allowed
-    attempt("rlimits", lambda: set_rlimits(cfg, soft_only_memory=seccomp_on) or True)
+    attempt("rlimits", lambda: {"clamped": set_rlimits(cfg, soft_only_memory=seccomp_on)})
     attempt("capabilities", lambda: drop_capabilities() or True)
-    attempt("landlock", lambda: apply_landlock(list(cfg["read_only"]), list(cfg["read_write"])))
+    attempt(
+        "landlock",
+        lambda: apply_landlock(
+            list(cfg["read_only"]), list(cfg["read_write"]), cfg.get("landlock_max_abi")
+        ),
+    )
     attempt("seccomp", apply_seccomp)
     return report

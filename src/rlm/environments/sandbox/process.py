@@ -21,8 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rlm.environments.base import HOST_CALLS
+from rlm.environments.base import WORKER_CALLS
 from rlm.environments.sandbox import wire
+from rlm.environments.sandbox.callcheck import BadRequest, check_request
+from rlm.environments.sandbox.namespaces import innermost_pid, wait_gone
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ _SHIPPED = (
     ("_rlm_lockdown", _HERE / "lockdown.py"),
     ("_rlm_toolkit", _HERE.parent / "toolkit.py"),
     ("_rlm_runtime", _HERE.parent / "runtime.py"),
+    ("_rlm_proxy_runtime", _HERE.parent / "proxy_runtime.py"),
     ("_rlm_worker", _HERE / "worker.py"),
 )
 
@@ -99,6 +102,7 @@ class WorkerProcess:
         use_socketpair: bool = True,
         on_kill: Callable[[], None] | None = None,
         send_timeout: float = 300.0,
+        launch: Callable[[], tuple[Any, socket.socket]] | None = None,
     ):
         self.host_call = host_call
         self.pool = pool
@@ -112,12 +116,20 @@ class WorkerProcess:
         self._paused = 0.0
         self._stderr_tail = b""
         self.lockdown_report: dict[str, Any] = {}
+        self.pid: int = 0  # set once the worker is ready
         self._killed_reason: str | None = None
         self.peeked: str | None = None  # the worker's partial answer, read before a kill
         self._peek_event = threading.Event()
         self._on_kill = on_kill  # e.g. `docker kill`: the CLI's death does not stop a container
 
-        if use_socketpair:
+        if launch is not None:
+            # A worker somewhere else (a provider's sandbox): `launch` starts it and returns a
+            # process handle (poll/wait/kill, no local pid) and our end of a local socket that
+            # carries the same frames (see rlm.environments.remote).
+            self.proc, self._sock = launch()
+            fd = self._sock.fileno()
+            self.channel = wire.Channel(fd, fd, max_message)
+        elif use_socketpair:
             host_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             for sock in (host_sock, child_sock):  # big buffers: fewer wakeups for contexts
                 for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
@@ -147,7 +159,7 @@ class WorkerProcess:
             finally:
                 child_sock.close()
             fd = host_sock.fileno()
-            self.channel = wire.Channel(fd, fd, max_message)
+            self.channel = wire.Channel(fd, fd, max_message, guarded=True)
         else:
             # stdin/stdout are the channel (docker): the worker moves them off fds 0/1 first.
             self._sock = None
@@ -163,7 +175,7 @@ class WorkerProcess:
             )
             assert self.proc.stdin is not None and self.proc.stdout is not None
             self.channel = wire.Channel(
-                self.proc.stdout.fileno(), self.proc.stdin.fileno(), max_message
+                self.proc.stdout.fileno(), self.proc.stdin.fileno(), max_message, guarded=True
             )
         try:
             self._handshake(config, max_message, start_timeout)
@@ -172,11 +184,15 @@ class WorkerProcess:
             raise
 
     def _handshake(self, config: dict[str, Any], max_message: int, start_timeout: float) -> None:
-        threading.Thread(target=self._drain_stderr, name="rlm-worker-stderr", daemon=True).start()
+        drain = threading.Thread(target=self._drain_stderr, name="rlm-worker-stderr", daemon=True)
+        drain.start()
         try:
             self.channel.send_json({"modules": shipped_sources(), "config": config,
                                     "max_message": max_message})  # fmt: skip
         except wire.WireError as exc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=2)  # its last words (e.g. the namespace launcher's)
+            drain.join(timeout=1)
             self.kill("worker exited during start")
             raise WorkerLost(f"worker exited during start: {exc}; {self.stderr_tail()}") from exc
         self._reader = threading.Thread(
@@ -188,13 +204,17 @@ class WorkerProcess:
         except WorkerLost as exc:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=2)  # let the stderr drain catch the last words
+            drain.join(timeout=1)
             raise WorkerLost(f"{exc.reason}; stderr: {self.stderr_tail() or '(empty)'}") from exc
         if ready.get("op") == "unavailable":
             self.kill("lockdown unavailable")
             raise LockdownFailed(str(ready.get("feature")), str(ready.get("reason")))
         report = ready.get("lockdown")
         self.lockdown_report = report if isinstance(report, dict) else {}
-        self.pid = self.proc.pid
+        # Under bwrap the interpreter is bwrap's grandchild: rlimits and kills aim at it. A
+        # remote worker (a provider's sandbox) has no pid on this machine.
+        if isinstance(self.proc, subprocess.Popen):
+            self.pid = innermost_pid(self.proc.pid)
 
     # -- reading ----------------------------------------------------------------------------
     def _drain_stderr(self) -> None:
@@ -246,8 +266,13 @@ class WorkerProcess:
         rid, name, payload = msg.get("id"), msg.get("name"), msg.get("payload")
         if not isinstance(rid, int):
             raise wire.WireError("call without an integer id")
-        if name not in HOST_CALLS or not isinstance(payload, dict):
+        if name not in WORKER_CALLS or not isinstance(payload, dict):
             self._send_reply(rid, False, f"unknown host call {name!r}")
+            return
+        try:
+            check_request(name, payload)
+        except BadRequest as exc:
+            self._send_reply(rid, False, str(exc))
             return
         with self._cv:
             if self._outstanding == 0:
@@ -296,10 +321,12 @@ class WorkerProcess:
         timeout: float | None,
         *,
         payload: Callable[[], None] | None = None,
+        count_time: bool = True,
     ) -> dict[str, Any]:
         """Send `msg` (then `payload()` frames) and wait for a frame whose op is in `expect`.
 
-        With `timeout`, only time when no host callback is in flight counts against it."""
+        With `timeout` and `count_time` (cells), only time when no host callback is in flight
+        counts against it; without `count_time` (loads, reads) it is wall-clock time."""
         with self._cv:
             if self._dead is not None:
                 raise WorkerLost(self._dead)
@@ -312,7 +339,7 @@ class WorkerProcess:
         except wire.WireError as exc:
             self.kill(f"channel failed: {exc}")
             raise WorkerLost(self._dead or str(exc)) from exc
-        return self._wait_for(expect, timeout, count_time=True)
+        return self._wait_for(expect, timeout, count_time=count_time)
 
     def _wait_for(self, expect: tuple[str, ...], timeout: float | None, *, count_time: bool):
         with self._cv:
@@ -364,9 +391,9 @@ class WorkerProcess:
         import resource
 
         try:
-            _soft, hard = resource.prlimit(self.proc.pid, resource.RLIMIT_AS)
+            _soft, hard = resource.prlimit(self.pid, resource.RLIMIT_AS)
             new_hard = hard if hard == resource.RLIM_INFINITY or hard >= limit else limit
-            resource.prlimit(self.proc.pid, resource.RLIMIT_AS, (limit, new_hard))
+            resource.prlimit(self.pid, resource.RLIMIT_AS, (limit, new_hard))
             return True
         except (OSError, ValueError) as exc:
             log.info("cannot raise sandbox worker memory limit in place (%s)", exc)
@@ -387,8 +414,15 @@ class WorkerProcess:
                 self._on_kill()
             except Exception as exc:  # best effort; the process group is killed below anyway
                 log.warning("sandbox worker kill hook failed: %s", exc)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        if isinstance(self.proc, subprocess.Popen):  # a remote handle has no local group
+            inner = self.pid
+            if (
+                inner > 1 and inner != self.proc.pid and self.proc.poll() is None
+            ):  # bwrap: the interpreter first
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(inner, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
 
@@ -403,6 +437,8 @@ class WorkerProcess:
         self.kill("closed")
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        if self.pid > 1 and self.pid != self.proc.pid:
+            wait_gone(self.pid, 5.0)  # bwrap's grandchild dies just after bwrap
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)

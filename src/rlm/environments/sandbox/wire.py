@@ -23,6 +23,36 @@ KIND_BYTES = 0x42  # "B"
 DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024
 CHUNK_BYTES = 8 * 1024 * 1024
 
+# Shape limits checked on the raw bytes *before* json.loads builds anything. Counting is
+# conservative (brackets and separators inside strings count too) and runs at C speed.
+# Decoded, a JSON frame can cost ~60 bytes per container and ~50 per scalar: these bounds
+# keep the worst frame's decoded size near 100 MB whatever its content.
+MAX_CONTAINERS = 1_000_000  # '[' + '{'
+MAX_ITEMS = 2_000_000  # ',' + ':'
+# Host calls (llm_query & co.) are requests, not results: a smaller frame and shape budget.
+# A call frame starts with `{"op":"call"`; a frame above this size must not be a call.
+CALL_MAX_BYTES = 16 * 1024 * 1024
+CALL_MAX_CONTAINERS = 100_000
+CALL_MAX_ITEMS = 400_000
+CALL_PREFIX = b'{"op":"call"'
+
+
+def check_shape(data: bytes | bytearray, max_containers: int, max_items: int) -> None:
+    """Refuse a JSON payload whose structure is too big to decode safely."""
+    containers = data.count(b"[") + data.count(b"{")
+    if containers > max_containers:
+        raise WireError(f"JSON frame has {containers} nested values (limit {max_containers})")
+    items = data.count(b",") + data.count(b":")
+    if items > max_items:
+        raise WireError(f"JSON frame has {items} items (limit {max_items})")
+
+
+def check_call(data: bytes | bytearray) -> None:
+    """The call budget (size and shape) for one host-call frame."""
+    if len(data) > CALL_MAX_BYTES:
+        raise WireError(f"host call of {len(data)} bytes exceeds the {CALL_MAX_BYTES} limit")
+    check_shape(data, CALL_MAX_CONTAINERS, CALL_MAX_ITEMS)
+
 
 class WireError(Exception):
     """The peer broke the framing (bad header, oversized or undecodable message, EOF)."""
@@ -44,7 +74,12 @@ def encode_json(obj: Any) -> bytes:
 class Channel:
     """One duplex byte stream (a socketpair end, or a pipe pair) carrying frames."""
 
-    def __init__(self, rfd: int, wfd: int, max_message: int = DEFAULT_MAX_MESSAGE):
+    def __init__(
+        self, rfd: int, wfd: int, max_message: int = DEFAULT_MAX_MESSAGE, guarded: bool = False
+    ):
+        """`guarded` (the host's end): every JSON frame is shape-checked before decoding, and
+        a call frame held to the call budget (see `check_call`)."""
+        self.guarded = guarded
         self.rfd = rfd
         self.wfd = wfd
         self.max_message = max_message
@@ -56,6 +91,10 @@ class Channel:
     # -- sending ------------------------------------------------------------------------
     def send_json(self, obj: Any) -> None:
         self._send(KIND_JSON, encode_json(obj))
+
+    def send_encoded(self, data: bytes) -> None:
+        """Send a JSON document already encoded with `encode_json`."""
+        self._send(KIND_JSON, data)
 
     def send_bytes(self, data: bytes | memoryview) -> None:
         self._send(KIND_BYTES, data)
@@ -92,10 +131,21 @@ class Channel:
         payload = self._read_exact(length)
         if kind == KIND_BYTES:
             return kind, payload
+        if self.guarded:
+            is_call = payload.startswith(CALL_PREFIX)
+            if is_call:
+                check_call(payload)
+            else:
+                check_shape(payload, MAX_CONTAINERS, MAX_ITEMS)
         try:
-            return kind, json.loads(payload)
+            value = json.loads(payload)
         except (ValueError, RecursionError) as exc:
             raise WireError(f"undecodable JSON frame: {exc}") from exc
+        if self.guarded and isinstance(value, dict) and (value.get("op") == "call") != is_call:
+            # A call hidden behind another op (JSON keeps a repeated key's last value) would
+            # have dodged the call budget.
+            raise WireError("a frame's op does not match its first key")
+        return kind, value
 
     def recv_bytes_into(self, view: memoryview) -> int:
         """Read one bytes frame straight into `view` (no intermediate copy); returns its size."""

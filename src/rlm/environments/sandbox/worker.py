@@ -26,6 +26,7 @@ from typing import Any
 wire: Any = sys.modules.get("_rlm_wire")
 lockdown: Any = sys.modules.get("_rlm_lockdown")
 runtime: Any = sys.modules.get("_rlm_runtime")
+proxy_runtime: Any = sys.modules.get("_rlm_proxy_runtime")
 
 
 class Worker:
@@ -45,7 +46,9 @@ class Worker:
         with self.pending_lock:
             self.pending[rid] = slot
         try:
-            self.channel.send_json({"op": "call", "id": rid, "name": name, "payload": payload})
+            data = wire.encode_json({"op": "call", "id": rid, "name": name, "payload": payload})
+            wire.check_call(data)  # the host holds calls to this budget: say so here, politely
+            self.channel.send_encoded(data)
         except (TypeError, ValueError) as exc:
             with self.pending_lock:
                 self.pending.pop(rid, None)
@@ -62,7 +65,10 @@ class Worker:
 
     def make_tool(self, name: str) -> Any:
         def tool(*args: Any, **kwargs: Any) -> Any:
-            return self.call_host("tool", {"name": name, "args": list(args), "kwargs": kwargs})
+            payload = {"name": name, "args": proxy_runtime.encode(list(args)),
+                       "kwargs": proxy_runtime.encode(kwargs)}  # fmt: skip
+            # A result that is a host object arrives as a proxy descriptor.
+            return proxy_runtime.revive(self.call_host("tool", payload), self.call_host)
 
         tool.__name__ = tool.__qualname__ = name
         return tool
@@ -154,7 +160,10 @@ class Worker:
 
     def _serve(self) -> None:
         cfg = self.config
-        tools: dict[str, Any] = dict(cfg.get("tool_data") or {})
+        tools: dict[str, Any] = {
+            name: proxy_runtime.revive(value, self.call_host)
+            for name, value in (cfg.get("tool_data") or {}).items()
+        }
         for name in cfg.get("tool_callables") or ():
             tools[name] = self.make_tool(name)
         self.session = runtime.REPLSession(
@@ -180,8 +189,9 @@ class Worker:
                     out["final_answer"] = final[:max_final]
                     out["stderr"] += f"\n[final answer cut to {max_final} characters]\n"
                 out["partial_answer"] = self.session.partial_answer
-                out["op"] = "result"
-                out["id"] = msg.get("id")
+                out["locals"] = _few_locals(out.get("locals") or {})
+                # "op" first: the host holds frames that start as calls to a smaller budget.
+                out = {"op": "result", "id": msg.get("id"), **out}
                 try:
                     send(out)
                 except wire.WireError as exc:  # too big even after the caps: say so, keep state
@@ -204,11 +214,26 @@ class Worker:
                 if isinstance(value, str) and len(value) > max_final:
                     value = value[:max_final]  # same cap as a FINAL() answer
                 send({"op": "resolved", "id": msg.get("id"), "value": value})
+            elif op == "snapshot":
+                values = self.session.snapshot(int(msg.get("max_chars") or 1_000_000))
+                send({"op": "snapshot", "id": msg.get("id"), "values": values})
             elif op == "shutdown":
                 os._exit(0)
 
 
 _ASCII_HEADER = sys.getsizeof("") - 1  # sizeof(PyASCIIObject) in CPython
+MAX_LOCALS, MAX_NAME_CHARS = 1_000, 100  # the host applies the same caps again
+
+
+def _few_locals(names: dict[str, str]) -> dict[str, str]:
+    """The first MAX_LOCALS variables, names cut: 300k variables are not a listing."""
+    shown = {}
+    for key, value in names.items():
+        if len(shown) >= MAX_LOCALS:
+            shown["..."] = f"{len(names) - MAX_LOCALS:,} more variables not listed"
+            break
+        shown[str(key)[:MAX_NAME_CHARS]] = value
+    return shown
 
 
 def _new_ascii_str(n: int) -> Any:
@@ -300,6 +325,13 @@ def main(rfd: int, wfd: int, boot: dict[str, Any]) -> None:
         faulthandler.enable(file=sys.__stderr__)
     except (ValueError, AttributeError, OSError):
         pass  # no usable stderr: crashes are still seen by the host as EOF
+    if config.get("executor") == "ipython":
+        # IPython's first start copies its profile files with their modes (chmod), which
+        # seccomp refuses: create the profile before the lockdown.
+        from IPython.core.profiledir import ProfileDir
+
+        os.makedirs(os.environ["IPYTHONDIR"], exist_ok=True)
+        ProfileDir.create_profile_dir_by_name(os.environ["IPYTHONDIR"], "default")
     try:
         report = lockdown.apply(config["lockdown"])
     except lockdown.LockdownUnavailable as exc:
