@@ -13,7 +13,7 @@ import shlex
 import sys
 
 import benchmarks  # noqa: F401  (puts this checkout's src/ on sys.path)
-from benchmarks import context_scale, engine_overhead, engines, task_runner, throughput
+from benchmarks import context_scale, engine_overhead, engines, realqa, task_runner, throughput
 from benchmarks.common import RESULTS
 from benchmarks.tasks import SUITES, build_suite
 
@@ -224,6 +224,7 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("render", help="rebuild a task run's .md/.svg from its .json")
     sp.add_argument("name", help="result name, e.g. tasks-local-small")
     sp.set_defaults(fn=cmd_render)
+    realqa.add_parser(sub)
     sp = sub.add_parser("batch", help="rlm batch: local processes vs Ray, simulated model")
     sp.add_argument("--tasks", type=int, default=1000)
     sp.add_argument("--concurrency", type=int, default=8, help="tasks at once on each engine")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rlm.clients import BaseLM, get_client
+from rlm.core.guards import FinishGuards
 from rlm.core.limits import Limits
 from rlm.environments import ToolSpec
 from rlm.environments.tools import tool_specs as parse_tools
@@ -45,6 +46,8 @@ class RLMConfig:
     )
     # callbacks, users' own observers. Each run adds its own trajectory recorder.
     observers: tuple[Observer, ...] = ()
+    # How a run may end: loop detection and pyrlm-runtime's finishing rules (core/guards.py).
+    guards: FinishGuards = field(default_factory=FinishGuards)
 
 
 def tool_specs(tools: Mapping[str, Any] | None, what: str) -> tuple[ToolSpec, ...]:

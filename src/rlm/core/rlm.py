@@ -12,6 +12,7 @@ from rlm.clients.foreign import as_client
 from rlm.core.broker import Broker
 from rlm.core.config import ModelRouter, RLMConfig, tool_specs
 from rlm.core.engine import open_environment, run
+from rlm.core.guards import DEFAULT_INVALID_RESPONSE_LIMIT, FinishGuards
 from rlm.core.limits import Limits, RunGuard
 from rlm.core.retrieval_tools import add_retriever_tools
 from rlm.core.scope import RunScope
@@ -69,6 +70,11 @@ class RLM:
         max_subcall_tokens: int | None = None,
         on_subcall_limit: str = "raise",
         output_limit: int = 20_000,
+        require_repl_before_final: bool = False,
+        require_subcall_before_final: bool = False,
+        invalid_response_limit: int | None = None,
+        fallback_code: str | None = None,
+        auto_finalize_var: str | None = None,
         observers: Sequence[Observer] = (),
         on_iteration_start: Callable[[int, int], None] | None = None,
         on_iteration_complete: Callable[[int, int, float], None] | None = None,
@@ -90,6 +96,15 @@ class RLM:
             _require(value is None or value > 0, f"{name} must be > 0 (or None for no limit)")
         _require(max_tokens is None or max_tokens > 0, "max_tokens must be > 0 (or None)")
         _require(max_errors is None or max_errors > 0, "max_errors must be > 0 (or None)")
+        _require(
+            invalid_response_limit is None or invalid_response_limit >= 1,
+            "invalid_response_limit must be >= 1 (or None for the default of "
+            f"{DEFAULT_INVALID_RESPONSE_LIMIT})",
+        )
+        _require(
+            auto_finalize_var is None or auto_finalize_var.isidentifier(),
+            "auto_finalize_var must be a Python identifier (the REPL variable to finish with)",
+        )
         for name, count in (
             ("max_subcalls", max_subcalls),
             ("max_subcall_tokens", max_subcall_tokens),
@@ -148,6 +163,13 @@ class RLM:
             sub_sampling_args=dict(sub_sampling_args or {}),
             output_limit=output_limit,
             prompt_notes=notes,
+            guards=FinishGuards(
+                require_repl_before_final=require_repl_before_final,
+                require_subcall_before_final=require_subcall_before_final,
+                invalid_response_limit=invalid_response_limit,
+                fallback_code=fallback_code,
+                auto_finalize_var=auto_finalize_var,
+            ),
             depth=depth,
             user_prologue=user_prologue,
             observers=_observers(
