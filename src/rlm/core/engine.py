@@ -165,6 +165,7 @@ class _Loop:
             output_limit=cfg.output_limit,
             turn=self.turn,
             compaction=cfg.compaction,
+            notes=cfg.prompt_notes,
             custom=cfg.custom_system_prompt or scope.client.preferred_system_prompt,
             shape=describe_shape(self.prompt, name),
         )

@@ -14,6 +14,7 @@ from rlm.core.config import ModelRouter, RLMConfig, tool_specs
 from rlm.core.engine import open_environment, run
 from rlm.core.guards import DEFAULT_INVALID_RESPONSE_LIMIT, FinishGuards
 from rlm.core.limits import Limits, RunGuard
+from rlm.core.retrieval_tools import add_retriever_tools
 from rlm.core.scope import RunScope
 from rlm.environments import BaseEnv, check_keywords, environment_class
 from rlm.environments.toolkit import Context
@@ -79,6 +80,7 @@ class RLM:
         on_iteration_complete: Callable[[int, int, float], None] | None = None,
         on_subcall_start: Callable[[int, str, str], None] | None = None,
         on_subcall_complete: Callable[[int, str, float, str | None], None] | None = None,
+        retriever: Any = None,
     ):
         # Positional order is the reference's (`depth` is its fifth parameter).
         _require(isinstance(depth, int) and depth >= 0, "depth must be an int >= 0")
@@ -122,6 +124,12 @@ class RLM:
             ENGINE_KEYWORDS,
         )
         check_backend(backend)
+        notes: tuple[str, ...] = ()
+        if retriever is not None:  # es_search & co. become host-side tools
+            custom_tools, custom_sub_tools, notes = add_retriever_tools(
+                retriever, custom_tools, custom_sub_tools
+            )
+        self.retriever = retriever
         tools = tool_specs(custom_tools, "custom_tools")
         sub_tools = (
             tools if custom_sub_tools is None else tool_specs(custom_sub_tools, "custom_sub_tools")
@@ -154,6 +162,7 @@ class RLM:
             sampling_args=dict(sampling_args or {}),
             sub_sampling_args=dict(sub_sampling_args or {}),
             output_limit=output_limit,
+            prompt_notes=notes,
             guards=FinishGuards(
                 require_repl_before_final=require_repl_before_final,
                 require_subcall_before_final=require_subcall_before_final,
@@ -185,9 +194,11 @@ class RLM:
         self._router_lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------
-    def completion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
+    def completion(self, prompt: Any = None, root_prompt: str | None = None) -> RLMChatCompletion:
         """Answer over `prompt` (str, dict or list), the REPL's `context`. `root_prompt`, if
-        given, is the question shown to the root model every turn."""
+        given, is the question shown to the root model every turn. With a retriever the
+        context may be omitted: `completion(root_prompt=question)`."""
+        prompt = self._context_or_query(prompt, root_prompt)
         scope = self._new_scope(prompt)
         try:
             return self._run(scope, prompt, root_prompt)
@@ -195,8 +206,11 @@ class RLM:
             scope.guard.cancel()
             raise CancellationError() from None
 
-    async def acompletion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
+    async def acompletion(
+        self, prompt: Any = None, root_prompt: str | None = None
+    ) -> RLMChatCompletion:
         """`completion` without blocking the event loop; cancelling the task stops the run."""
+        prompt = self._context_or_query(prompt, root_prompt)
         scope = self._new_scope(prompt)
         scope.guard.allow_remote_cancel()
         loop = asyncio.get_running_loop()
@@ -257,6 +271,17 @@ class RLM:
         self.close()
 
     # -- internals --------------------------------------------------------------------------
+    def _context_or_query(self, prompt: Any, root_prompt: str | None) -> Any:
+        if prompt is not None:
+            return prompt
+        if self.retriever is None or root_prompt is None:
+            raise ConfigurationError(
+                "completion() needs a context: completion(prompt, root_prompt=...). Only an "
+                "RLM with a retriever may omit it, given the question: "
+                "completion(root_prompt=question)"
+            )
+        return root_prompt  # `context` then holds the question; the documents are in the index
+
     def _new_scope(self, prompt: Any) -> RunScope:
         _check_context(prompt)
         return RunScope(
