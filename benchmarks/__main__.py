@@ -1,4 +1,5 @@
-"""`python -m benchmarks <command>`: overhead | throughput | context | tasks | batch | serve | all.
+"""`python -m benchmarks <command>`: overhead | throughput | context | tasks | batch | serve |
+retrieval | all.
 
 Results go to benchmarks/results/<name>.{json,md} (and .jsonl/.svg for tasks), each with the
 commit and machine they were measured on. See docs/benchmarks.md.
@@ -12,7 +13,7 @@ import shlex
 import sys
 
 import benchmarks  # noqa: F401  (puts this checkout's src/ on sys.path)
-from benchmarks import context_scale, engine_overhead, engines, task_runner, throughput
+from benchmarks import context_scale, engine_overhead, engines, realqa, task_runner, throughput
 from benchmarks.common import RESULTS
 from benchmarks.tasks import SUITES, build_suite
 
@@ -95,6 +96,25 @@ def cmd_tasks(args: argparse.Namespace) -> None:
         command=_command(args, "tasks"),
         notes=args.notes or "",
     )
+
+
+def cmd_retrieval(args: argparse.Namespace) -> None:
+    from benchmarks import retrieval_scale
+
+    if args.part in ("scale", "all"):
+        retrieval_scale.main(
+            args.grid,
+            args.systems.split(","),
+            args.name or "retrieval",
+            command=_command(args, "retrieval"),
+            workdir=args.workdir,
+            keep=args.keep,
+        )
+    for part in ("quality", "browsecomp"):
+        if args.part in (part, "all"):
+            from benchmarks import retrieval_quality
+
+            retrieval_quality.main(args, command=_command(args, "retrieval"), part=part)
 
 
 def cmd_render(args: argparse.Namespace) -> None:
@@ -183,9 +203,28 @@ def parser() -> argparse.ArgumentParser:
     task_opts(sp, "local")
     sp.add_argument("--name", help="result file name (default: tasks-<backend>-<suite>)")
     sp.set_defaults(fn=cmd_tasks)
+    sp = sub.add_parser("retrieval", help="embedded index vs bm25s/rank-bm25; rerank quality")
+    sp.add_argument(
+        "part", nargs="?", choices=["scale", "quality", "browsecomp", "all"], default="all"
+    )
+    sp.add_argument("--grid", choices=["smoke", "small", "default", "1m"], default="default")
+    sp.add_argument("--systems", default="ours,bm25s,rank-bm25,sqlite-fts5")
+    sp.add_argument("--workdir", help="where indexes are built (default: the temp dir)")
+    sp.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep indexes in --workdir and reuse them (and their build numbers) next time",
+    )
+    sp.add_argument("--name", help="result file name (default: retrieval / retrieval-quality)")
+    sp.add_argument("--backend", default="local", help="model for the quality part")
+    sp.add_argument("--backend-kwargs", default="{}", help="JSON object")
+    sp.add_argument("--queries", type=int, default=10, help="quality: number of queries")
+    sp.add_argument("--tasks", type=int, default=3, help="browsecomp tasks (plain vs RLM)")
+    sp.set_defaults(fn=cmd_retrieval)
     sp = sub.add_parser("render", help="rebuild a task run's .md/.svg from its .json")
     sp.add_argument("name", help="result name, e.g. tasks-local-small")
     sp.set_defaults(fn=cmd_render)
+    realqa.add_parser(sub)
     sp = sub.add_parser("batch", help="rlm batch: local processes vs Ray, simulated model")
     sp.add_argument("--tasks", type=int, default=1000)
     sp.add_argument("--concurrency", type=int, default=8, help="tasks at once on each engine")

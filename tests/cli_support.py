@@ -19,3 +19,18 @@ def isolate_cli(tmp_path, monkeypatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+def scripted(*responses: str) -> list[str]:
+    """`rlm run` flags for a scripted model in the in-process environment (these tests are
+    about the command, not the sandbox)."""
+    import json
+
+    return [
+        "--backend",
+        "scripted",
+        "--backend-kwargs",
+        json.dumps({"responses": list(responses)}),
+        "--environment",
+        "local",
+    ]

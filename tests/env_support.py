@@ -153,3 +153,16 @@ def make_env(name: str, tools: list[ToolSpec] | None = None, host: Any = None, *
         kwargs.setdefault("image", docker_test_image())
     host = host if host is not None else EchoHost(tools)
     return get_environment(name, host=host, tools=tools or [], **kwargs)
+
+
+# The environments the engine-level tests run on: in-process and the sandbox (when the kernel
+# can lock it down).
+ENGINE_ENVS = [
+    "local",
+    pytest.param(
+        "sandbox",
+        marks=pytest.mark.skipif(
+            sandbox_skip_reason() is not None, reason=str(sandbox_skip_reason())
+        ),
+    ),
+]

@@ -69,7 +69,7 @@ def test_fifty_tasks_same_output_on_local_and_ray_and_a_rerun_skips_them(tmp_pat
         local["task-007"]["response"]
         == f"{len('doc7 ' * 8)}:doc7:{sum(map(ord, 'doc7 ' * 8)) % 97}"
     )
-    assert all(r["finish_reason"] == "stop" and r["error"] is None for r in local.values())
+    assert all(r["finish_reason"] == "final" and r["error"] is None for r in local.values())
     assert local["task-007"]["usage"]["model_usage_summaries"]["scripted"]["total_calls"] == 2
 
     rerun = run_cli([str(tasks), "-o", str(local_out), *common], tmp_path)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import rlm
-from cli_support import CLI_VARS, KEYS, isolate_cli
+from cli_support import CLI_VARS, KEYS, isolate_cli, scripted
 from rlm.cli.main import main
 from rlm.viewer.store import read_log
 
@@ -22,18 +22,6 @@ from rlm.viewer.store import read_log
 def clean_env(tmp_path, monkeypatch):
     isolate_cli(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
-
-
-def scripted(*responses: str) -> list[str]:
-    # The in-process environment: these tests are about the command, not the sandbox.
-    return [
-        "--backend",
-        "scripted",
-        "--backend-kwargs",
-        json.dumps({"responses": list(responses)}),
-        "--environment",
-        "local",
-    ]
 
 
 def invoke(args, input=None):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 import rlm.core.rlm as rlm_module
@@ -82,10 +85,25 @@ def test_unknown_environment_keyword_lists_the_accepted_ones():
         RLM(environment="sandbox", environment_kwargs={"bogus": 1})
 
 
-@pytest.mark.parametrize("name", ["modal", "prime", "daytona", "e2b"])
-def test_planned_environments_name_their_extra(name):
-    with pytest.raises(ConfigurationError, match=rf"rlm\[{name}\]"):
-        RLM(environment=name)
+@pytest.mark.parametrize(
+    ("name", "sdk"),
+    [("modal", "modal"), ("prime", "prime_sandboxes"), ("daytona", "daytona"), ("e2b", "e2b")],
+)
+def test_provider_environments_without_their_sdk_name_their_extra(name, sdk):
+    # A fresh interpreter in which the provider's SDK cannot be imported, as on a machine
+    # without the extra (None in sys.modules makes `import sdk` raise ImportError).
+    code = (
+        f"import sys; sys.modules[{sdk!r}] = None\n"
+        "from rlm import RLM\n"
+        "try:\n"
+        f"    RLM(environment={name!r})\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ConfigurationError"), proc.stdout
+    assert f"rlm[{name}]" in proc.stdout
 
 
 def test_setup_code_that_fails_says_so():

@@ -199,7 +199,7 @@ def test_system_prompt_states_context_type_size_and_chunks(make_rlm):
     make_rlm(model).completion(["aaaa", "bb", "c"])
     system = seen[0][0]
     assert system["role"] == "system"
-    assert "list of 3 chunks" in system["content"]
+    assert "list of 3 strings" in system["content"]
     assert "7 characters" in system["content"]
     assert "4, 2, 1" in system["content"]
 
@@ -466,7 +466,7 @@ def test_a_client_may_bring_its_preferred_system_prompt():
             return LMResponse("FINAL(1)", self.record(CallUsage("small")))
 
     RLM(backend=Small(model_name="small"), environment="local").completion("abc")
-    assert seen[0][0]["content"] == "SHORT RECIPE. The text: a str of 3 characters."
+    assert seen[0][0]["content"] == "SHORT RECIPE. The text: one string of 3 characters (1 line)."
     seen.clear()
     RLM(
         backend=Small(model_name="small"), environment="local", custom_system_prompt="MINE"

@@ -207,9 +207,17 @@ class RLMChatCompletion:
     execution_time: float
     metadata: dict[str, Any] | None = None
     error: str | None = None
+    # How the run ended: "final", "auto_finalize", "max_iterations", "loop", "limit", "empty"
+    # or "plain" (documented in rlm.core.answers). None for records of other origins.
+    finish_reason: str | None = None
     # An rlm.Trace of the run's steps, built from its recorded trajectory (not serialised:
     # it is derived from what the log holds; see rlm.trace).
     trace: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def answer_forced(self) -> bool:
+        """True when the model did not give this answer as final (or there is none)."""
+        return self.finish_reason not in (None, "final", "auto_finalize", "plain")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -223,6 +231,8 @@ class RLMChatCompletion:
             out["metadata"] = self.metadata
         if self.error is not None:
             out["error"] = self.error
+        if self.finish_reason is not None:
+            out["finish_reason"] = self.finish_reason
         return out
 
     @classmethod
@@ -235,6 +245,7 @@ class RLMChatCompletion:
             execution_time=float(data.get("execution_time") or 0.0),
             metadata=data.get("metadata"),
             error=data.get("error"),
+            finish_reason=data.get("finish_reason"),
         )
 
 

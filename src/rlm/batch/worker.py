@@ -48,8 +48,8 @@ def run_task(task: dict[str, Any], base_kwargs: dict[str, Any], log_dir: str | N
     else:
         line.update(
             response=result.response,
-            # `finish_reason` is being added to RLMChatCompletion; until then a finished run
-            # that returned an answer is a "stop".
+            # The run's own finish reason ("final", "max_iterations", "loop", ...: see
+            # docs/answers.md); "stop" only for a result that does not say.
             finish_reason=getattr(result, "finish_reason", None) or "stop",
             usage=result.usage_summary.to_dict(),
         )

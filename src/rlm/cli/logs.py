@@ -46,6 +46,10 @@ def resolve_run(log_dir: Path, ref: str) -> list[Run]:
     return found
 
 
+# Finish reasons meaning the model did not give the answer as final (rlm.core.answers).
+FORCED_REASONS = frozenset({"max_iterations", "loop", "limit", "empty"})
+
+
 def _row(run: Run) -> list[str]:
     s = run.summary()
     tokens = s["input_tokens"] + s["output_tokens"]
@@ -54,6 +58,7 @@ def _row(run: Run) -> list[str]:
         str(s["timestamp"] or "")[:19].replace("T", " "),
         str(s["root_model"] or ""),
         str(s["iterations"]),
+        str(s.get("finish_reason") or "-"),
         f"{tokens:,}" if tokens else "-",
         f"${s['cost']:.4f}" if s["cost"] else "-",
         _text(" ".join((s["prompt"] or "").split())[:80]),
@@ -67,7 +72,7 @@ def list_lines(runs: list[Run]) -> list[str]:
 def list_table(runs: list[Run]) -> Table:
     table = Table(show_lines=False, header_style="bold")
     table.add_column("run", no_wrap=True)  # ids are what `rlm logs show` takes: never cut them
-    for col in ("started", "model", "iters", "tokens", "cost", "prompt"):
+    for col in ("started", "model", "iters", "ended", "tokens", "cost", "prompt"):
         table.add_column(col, overflow="fold")
     for run in runs:
         table.add_row(*_row(run))
@@ -91,14 +96,22 @@ def render_run(run: Run, console: Console) -> None:
         head.append(f" · ${s['cost']:.4f}")
     head.append(f" · {s['time']:.1f}s\n")
     head.append(f"prompt: {_text(s['prompt'] or '(not logged)')}")
+    if s.get("finish_reason"):
+        head.append(f"\nfinish reason: {s['finish_reason']}")
     console.print(Panel(head, title="run", expand=True))
     for warning in run.warnings:
         console.print(f"warning: {_text(warning)}", style="yellow", markup=False)
     _render_iterations(run.iterations, console, indent=0)
     if s["error"]:
         console.print(f"error: {_text(s['error'])}", style="red", markup=False)
+    forced = s.get("finish_reason") in FORCED_REASONS
+    title = f"final answer ({s['finish_reason']}: forced)" if forced else "final answer"
     console.print(
-        Panel(Text(_text(s["final_answer"] or "(none)")), title="final answer", style="green")
+        Panel(
+            Text(_text(s["final_answer"] or "(none)")),
+            title=title,
+            style="yellow" if forced else "green",
+        )
     )
 
 

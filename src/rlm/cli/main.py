@@ -91,6 +91,12 @@ def main() -> None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.option(
+    "--index",
+    "index_path",
+    type=click.Path(path_type=Path),
+    help="Search index from `rlm index build` (the model searches it with es_search/es_get).",
+)
+@click.option(
     "--route",
     type=click.Choice(["rlm", "auto", "plain"]),
     default="rlm",
@@ -100,6 +106,7 @@ def main() -> None:
 def run(
     query: str,
     contexts: tuple[str, ...],
+    index_path: Path | None,
     backend_kwargs: dict[str, Any] | None,
     json_output: bool,
     quiet: bool,
@@ -125,6 +132,7 @@ def run(
         json_output=json_output,
         quiet=quiet,
         no_log=no_log,
+        index=index_path,
         route=route,
     )
     code = execute(options, settings, stdin_stream(), sys.stdout, _err_console())
@@ -291,6 +299,9 @@ from rlm.cli.serve import serve as _serve  # noqa: E402
 
 main.add_command(_batch)
 main.add_command(_serve)
+from rlm.cli.index import index_group  # noqa: E402
+
+main.add_command(index_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -12,6 +12,8 @@ from typing import IO, Any
 
 from rich.console import Console
 
+from rlm.cli.run import EXIT_FORCED
+
 ROUTES = ("rlm", "auto", "plain")
 
 
@@ -48,12 +50,17 @@ def route_plain(
         result = router.run(query, prompt, force_method="baseline")
     finally:
         router.close()
+    # The plain call is told to say NO_ANSWER when the context lacks it: that is no answer.
+    empty = result.output.strip().upper() in ("", "NO_ANSWER")
+    reason, code = ("empty", EXIT_FORCED) if empty else ("plain", 0)
     if json_output:
         out.write(
             json.dumps(
                 {
                     "response": result.output,
                     "method": "plain",
+                    "finish_reason": reason,
+                    "exit_code": code,
                     "tokens": result.tokens_used,
                     "time": result.elapsed,
                     "error": None,
@@ -71,4 +78,10 @@ def route_plain(
             style="green",
             highlight=False,
         )
-    return 0
+    if empty:
+        err_console.print(
+            f"warning: the plain call found no answer (finish reason: empty; exit code {code})",
+            style="yellow",
+            highlight=False,
+        )
+    return code

@@ -16,8 +16,15 @@ from rlm.cli.context import load_context
 from rlm.cli.progress import Progress
 from rlm.errors import CancellationError, ConfigurationError, LimitExceededError, RLMError
 
-# Exit codes: documented in docs/cli.md.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_CANCELLED = 0, 1, 2, 3, 130
+# Exit codes: documented in docs/cli.md. EXIT_FORCED: an answer was printed, but the model did
+# not give it as final (out of iterations, a loop, or no answer at all): do not trust it blindly.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_FORCED, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
+FORCED_WHY = {
+    "max_iterations": "the model ran out of iterations; this answer was forced",
+    "loop": "the run was stopped because the model repeated itself; this is its best answer so far",
+    "empty": "the run ended without an answer",
+    "limit": "a sub-call budget ran out; this answer was forced",
+}
 
 
 @dataclass
@@ -28,6 +35,7 @@ class RunOptions:
     json_output: bool
     quiet: bool
     no_log: bool
+    index: Path | None = None  # --index: an embedded search index (rlm index build)
     route: str = "rlm"  # "auto" / "plain": see rlm.cli.route
 
 
@@ -85,6 +93,8 @@ def execute(
     try:
         loaded = load_context(options.contexts, stdin) if options.contexts else None
         kwargs = build_rlm_kwargs(settings, options.backend_kwargs)
+        if options.index is not None:
+            kwargs["retriever"] = _open_index(options.index)
     except ConfigurationError as exc:
         return _fail(options, err_console, out, f"error: {exc}", EXIT_USAGE)
 
@@ -115,7 +125,7 @@ def execute(
                 EXIT_USAGE,
             )
 
-    if options.route != "rlm":
+    if options.route != "rlm" and options.index is None:  # an index needs the REPL to search
         from rlm.cli.route import route_plain
 
         prompt = loaded.value if loaded is not None else options.query
@@ -168,11 +178,14 @@ def execute(
         rlm.close()
 
     log_path = getattr(logger, "log_file_path", None)
+    code = EXIT_FORCED if result.answer_forced else EXIT_OK
     if options.json_output:
         out.write(
             json.dumps(
                 {
                     "response": result.response,
+                    "finish_reason": result.finish_reason,
+                    "exit_code": code,
                     "usage": result.usage_summary.to_dict(),
                     "time": result.execution_time,
                     "log_path": log_path,
@@ -186,13 +199,35 @@ def execute(
     else:
         out.write(terminal_safe(result.response).rstrip("\n") + "\n")
     out.flush()
+    if code == EXIT_FORCED:  # said even with --quiet: the answer must not pass as a real one
+        why = FORCED_WHY.get(result.finish_reason or "", f"finish reason {result.finish_reason}")
+        err_console.print(
+            f"warning: {why} (finish reason: {result.finish_reason}; exit code {code})",
+            style="yellow",
+            highlight=False,
+            markup=False,
+        )
     if not options.quiet:
         err_console.print("done: " + progress.summary_line(), style="green", highlight=False)
         if log_path:
             err_console.print(
                 f"log: {log_path}  (rlm view to browse)", style="dim", highlight=False
             )
-    return EXIT_OK
+    return code
+
+
+FAIL_REASONS = {EXIT_LIMIT: "limit", EXIT_CANCELLED: "limit"}
+
+
+def _open_index(path: Path) -> Any:
+    from rlm.retrieval.protocol import RetrievalError
+
+    try:
+        from rlm.retrieval.local_index import LocalIndex
+
+        return LocalIndex(path, create=False)
+    except RetrievalError as exc:
+        raise ConfigurationError(str(exc)) from exc
 
 
 def _fail(
@@ -212,7 +247,13 @@ def _fail(
     if options.json_output:
         out.write(
             json.dumps(
-                {"response": partial, "error": message, "exit_code": code, "log_path": log_path},
+                {
+                    "response": partial,
+                    "finish_reason": FAIL_REASONS.get(code),
+                    "error": message,
+                    "exit_code": code,
+                    "log_path": log_path,
+                },
                 indent=2,
             )
             + "\n"

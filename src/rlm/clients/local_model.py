@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -29,7 +30,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rlm.clients import cancel
 from rlm.clients.base import BaseLM, as_messages
+from rlm.clients.local_prompt import SMALL_MODEL_SYSTEM_PROMPT
 from rlm.clients.model_assembly import (
     ModelSpec,
     check_gguf,
@@ -58,7 +61,7 @@ MODELS: dict[str, ModelSpec] = {
             version="0.2.0",
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             size=1_117_320_768,
-            extra="local-large",
+            extra="local",
         ),
         ModelSpec(
             name="qwen2.5-coder-0.5b",
@@ -69,7 +72,7 @@ MODELS: dict[str, ModelSpec] = {
             version="0.9.0",
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             size=491_400_064,
-            extra="local",
+            extra="local-small",
         ),
     )
 }
@@ -84,25 +87,6 @@ DEFAULT_SAMPLING: dict[str, Any] = {
     # A small model at temperature 0 can loop; cap each reply (override with max_tokens).
     "max_tokens": 1024,
 }
-
-# The engine's default system prompt suits capable models. A 0.5B-1.5B model follows a short,
-# concrete recipe better: one worked example of a search, and exactly what to write once the
-# output shows the answer. The engine uses it for this backend unless custom_system_prompt is set.
-SMALL_MODEL_SYSTEM_PROMPT = """\
-You answer a question about a text by running Python code. The text is in the variable \
-`context`: {context_description} Never print it whole: search it with code.
-
-Step 1. Write code in a ```repl block, for example:
-```repl
-for line in context.splitlines():
-    if "keyword" in line.lower():
-        print(line)
-```
-Step 2. You are shown what it printed. If it shows the answer, reply with one line and nothing \
-else:
-FINAL(the answer)
-Otherwise try other code. To ask a helper model about a piece of the text, call \
-llm_query("question" + piece)."""
 
 # Other providers' names for the output cap.
 _MAX_TOKEN_ALIASES = ("max_output_tokens", "max_completion_tokens", "max_new_tokens")
@@ -185,9 +169,45 @@ def _server_for(key: tuple[Any, ...], verbose: bool) -> _SharedServer:
         return shared
 
 
+# Generations running now. At exit they are told to stop and waited for: freeing a model
+# while a thread still generates with it aborts the process (SIGABRT), e.g. after a
+# max_timeout tripped mid-generation and left the request running on a worker thread.
+_closing = threading.Event()
+_in_flight = 0
+_in_flight_done = threading.Condition()
+EXIT_WAIT_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def _generating() -> Iterator[None]:
+    global _in_flight
+    with _in_flight_done:
+        _in_flight += 1
+    try:
+        yield
+    finally:
+        with _in_flight_done:
+            _in_flight -= 1
+            _in_flight_done.notify_all()
+
+
 @atexit.register
 def shutdown_servers() -> None:
     """Stop every model server of this process (they are otherwise kept for reuse)."""
+    _closing.set()
+    with _in_flight_done:
+        if not _in_flight_done.wait_for(lambda: _in_flight == 0, timeout=EXIT_WAIT_SECONDS):
+            logger.warning(
+                "%d local model call(s) still running after %.0fs at exit; the model is kept "
+                "loaded (not freed under them)",
+                _in_flight,
+                EXIT_WAIT_SECONDS,
+            )
+            # Interpreter teardown would still drop the last reference and free the model
+            # under the running thread: keep one reference that nothing releases.
+            for shared in list(_servers.values()):
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(shared.server))
+            return
     with _servers_lock:
         servers = list(_servers.values())
         _servers.clear()
@@ -213,6 +233,10 @@ def _flag_sigint(flag: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if flag.is_set():
         raise KeyboardInterrupt
+
+
+class _Abandoned(Exception):
+    """The caller no longer wants this generation (its run tripped a limit, or exit)."""
 
 
 class LocalLM(BaseLM):
@@ -296,11 +320,15 @@ class LocalLM(BaseLM):
         final: dict[str, Any] = {}
         stop: list[BaseException] = []
         interrupted = threading.Event()
+        abandoned = cancel.current()  # true once the run that asked has tripped a limit
 
         def on_chunk(chunk: Any) -> bool:
             try:
                 if interrupted.is_set():
                     stop.append(KeyboardInterrupt())
+                    return True
+                if abandoned() or _closing.is_set():
+                    stop.append(_Abandoned())
                     return True
                 if not isinstance(chunk, dict):
                     return False
@@ -323,8 +351,10 @@ class LocalLM(BaseLM):
                 stop.append(exc)
                 return True
 
+        if _closing.is_set():
+            raise ModelError("local model: the process is exiting", model=self.model_name)
         server = self._server().server
-        with _flag_sigint(interrupted):
+        with _flag_sigint(interrupted), _generating():
             result = server.handle_chat_completions(body, on_chunk)
         if isinstance(result, dict) and result.get("error"):
             raise self._error(result["error"])
@@ -336,6 +366,12 @@ class LocalLM(BaseLM):
                     f"local model: no complete answer within {timeout}s ({len(pieces)} tokens "
                     "generated); pass a larger backend_kwargs={'timeout': ...} or a smaller "
                     "max_tokens",
+                    model=self.model_name,
+                )
+            if isinstance(stop[0], _Abandoned):
+                raise ModelError(
+                    f"local model: generation stopped after {len(pieces)} tokens because the "
+                    "run ended (a limit tripped, or the process is exiting)",
                     model=self.model_name,
                 )
             raise stop[0]

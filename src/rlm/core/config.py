@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rlm.clients import BaseLM, get_client
+from rlm.core.guards import FinishGuards
 from rlm.core.limits import Limits
 from rlm.environments import ToolSpec
 from rlm.environments.tools import tool_specs as parse_tools
@@ -37,12 +38,15 @@ class RLMConfig:
     sampling_args: Mapping[str, Any]
     sub_sampling_args: Mapping[str, Any]
     output_limit: int
+    # Paragraphs appended to the root system prompt (e.g. how to use a search index).
+    prompt_notes: tuple[str, ...] = ()
     depth: int = 0  # the root's depth (the reference lets a child RLM be built at depth > 0)
-    user_prologue: str | None = (
-        None  # a user message before the first turn    # Everything that watches every run of the tree: the console (verbose), the progress
-    )
+    user_prologue: str | None = None  # a user message before the first turn
+    # Everything that watches every run of the tree: the console (verbose), the progress
     # callbacks, users' own observers. Each run adds its own trajectory recorder.
     observers: tuple[Observer, ...] = ()
+    # How a run may end: loop detection and pyrlm-runtime's finishing rules (core/guards.py).
+    guards: FinishGuards = field(default_factory=FinishGuards)
 
 
 def tool_specs(tools: Mapping[str, Any] | None, what: str) -> tuple[ToolSpec, ...]:

@@ -12,26 +12,31 @@ import time
 from functools import partial
 from typing import Any
 
-from rlm.clients.base import as_messages
+from rlm.core import answers
 from rlm.core.broker import Broker
-from rlm.core.config import redact
+from rlm.core.context_shape import describe_shape
 from rlm.core.feedback import format_result, prompt_for_record
+from rlm.core.guards import Action, RunWatch
+from rlm.core.output_budget import block_output_chars, fit_to_window, reply_reserve
 from rlm.core.parsing import (
     FinalMarker,
-    find_code_blocks,
     find_final,
     literal_text,
+    printed_final,
+    runnable_code,
     strip_code_fences,
 )
+from rlm.core.plain import finish_record, plain_call, run_metadata
 from rlm.core.prompts import (
     AFTER_COMPACTION,
     BEST_ANSWER,
     BUDGET_SPENT,
     COMPACTION,
     FIRST_TURN,
-    NEXT_TURN,
-    NO_CODE_TURN,
+    LOOP_DETECTED,
+    OUT_OF_ITERATIONS,
     build_system_prompt,
+    next_turn,
     query_line,
 )
 from rlm.core.scope import RunScope
@@ -43,7 +48,6 @@ from rlm.errors import (
     RLMError,
 )
 from rlm.tokens import count_message_tokens
-from rlm.trace import Trace
 from rlm.types import (
     CodeBlock,
     LMResponse,
@@ -95,7 +99,7 @@ def run(
     environment and its broker are reused and stay open."""
     start = time.perf_counter()
     if scope.depth >= scope.config.max_depth:
-        return _plain_call(scope, prompt, start)
+        return plain_call(scope, prompt, start, root_prompt)
     owns_env = workspace is None
     env, broker = workspace if workspace is not None else open_environment(scope)
     if not owns_env:
@@ -123,61 +127,6 @@ def run(
     return loop.finish(answer, start)
 
 
-def _plain_call(scope: RunScope, prompt: Any, start: float) -> RLMChatCompletion:
-    """Depth >= max_depth: one LM call, no REPL (logged as a run with no iterations)."""
-    client = scope.client
-    scope.observer.run_started(scope.depth, run_metadata(scope, QueryMetadata.of(prompt), None))
-    error: RLMError | None = None
-    text = ""
-    try:
-        response = scope.guard.call_model(client.complete, as_messages(prompt), **scope.sampling)
-        text = response.text
-    except RLMError as exc:
-        error = exc
-        raise
-    finally:
-        completion = RLMChatCompletion(
-            root_model=client.model_name,
-            prompt=prompt_for_record(prompt),
-            response=text,
-            usage_summary=scope.guard.usage_summary(),
-            execution_time=time.perf_counter() - start,
-            error=f"{type(error).__name__}: {error}" if error else None,
-        )
-        _finish_record(scope, completion)
-    return completion
-
-
-def _finish_record(scope: RunScope, completion: RLMChatCompletion) -> None:
-    scope.observer.run_finished(scope.depth, completion)
-    if scope.recorder is not None:
-        # One record, two views: the trace (always) and the metadata (when logged).
-        trajectory = scope.recorder.trajectory()
-        completion.trace = Trace.from_trajectory(trajectory)
-        if scope.publish_metadata:
-            completion.metadata = trajectory
-
-
-def run_metadata(scope: RunScope, meta: QueryMetadata, root_prompt: str | None) -> dict[str, Any]:
-    """The first log line of a run: its configuration, without secrets or the context."""
-    cfg = scope.config
-    return {
-        "root_model": scope.client.model_name,
-        "max_depth": cfg.max_depth,
-        "max_iterations": cfg.max_iterations,
-        "backend": cfg.backend if isinstance(cfg.backend, str) else "custom",
-        "backend_kwargs": redact(cfg.backend_kwargs),
-        "environment_type": cfg.environment,
-        "environment_kwargs": redact(cfg.environment_kwargs),
-        "other_backends": [b if isinstance(b, str) else b.model_name for b in cfg.other_backends]
-        or None,
-        "depth": scope.depth,
-        "context_type": meta.context_type,
-        "context_total_length": meta.context_total_length,
-        "root_prompt": root_prompt,
-    }
-
-
 class _Loop:
     def __init__(
         self,
@@ -201,12 +150,17 @@ class _Loop:
         self.last_output: str | None = None
         self.last_usage: Any = None
         self.context_window = scope.client.context_window or DEFAULT_CONTEXT_WINDOW
+        self.watch = RunWatch(scope.config.guards)
+        self.finish_reason = answers.EMPTY
+        self.stopping = ""  # set when the watch ends the run early: why
+        self._fallback_block: CodeBlock | None = None
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> str:
         scope, cfg = self.scope, self.scope.config
         self.env.load_context(self.prompt, self.turn)
         meta = QueryMetadata.of(self.prompt)
+        name = f"context_{self.turn}" if self.turn else "context"
         system = build_system_prompt(
             meta,
             depth=scope.depth,
@@ -215,7 +169,9 @@ class _Loop:
             output_limit=cfg.output_limit,
             turn=self.turn,
             compaction=cfg.compaction,
+            notes=cfg.prompt_notes,
             custom=cfg.custom_system_prompt or scope.client.preferred_system_prompt,
+            shape=describe_shape(self.prompt, name),
         )
         self._start_log(meta)
         self._append({"role": "system", "content": system})
@@ -234,10 +190,12 @@ class _Loop:
             answer = self._iteration(last=number == cfg.max_iterations)
             if answer is not None:
                 return answer
+            if self.stopping:
+                return self._best_answer(answers.LOOP)
             if scope.guard.exhausted:  # on_subcall_limit="finalize": answer with what it has
-                return self._best_answer()
+                return self._best_answer(answers.LIMIT)
             self._maybe_compact()
-        return self._best_answer()
+        return self._best_answer(answers.MAX_ITERATIONS)
 
     def _iteration(self, last: bool = False) -> str | None:
         scope = self.scope
@@ -251,15 +209,15 @@ class _Loop:
         response = self._ask(self.messages)
         blocks: list[CodeBlock] = []
         final: str | None = None
-        for code in find_code_blocks(response.text):
+        for code in runnable_code(response.text):
             result = self._execute(code)
             blocks.append(CodeBlock(code, result))
             if result.final_answer is not None:
                 final = result.final_answer
+            elif (printed := printed_final(result.stdout)) is not None:
+                final = self._final_from_prose(printed)[0]
             observer.code_executed(scope.depth, code, result)
-        marker_note = ""
-        if final is None:
-            final, marker_note = self._final_from_prose(find_final(response.text))
+        final, notes, reason = self._judge(response.text, blocks, final)
         elapsed = time.perf_counter() - started
         iteration = RLMIteration(
             prompt=prompt_snapshot,
@@ -274,16 +232,71 @@ class _Loop:
         self._append({"role": "assistant", "content": response.text})
         if final is not None:
             observer.final_answer(scope.depth, final)
+            self.finish_reason = reason
             return final
         outputs = [b.result.stdout.strip() for b in blocks if b.result.stdout.strip()]
         if outputs:
             self.last_output = outputs[-1]
-        self._append({"role": "user", "content": self._feedback(blocks, marker_note, last)})
+        verdict = self.watch.after_iteration(response.text, blocks)
+        if verdict.action is Action.FALLBACK:
+            fallback = self._run_fallback()
+            if fallback is not None:
+                observer.final_answer(scope.depth, fallback)
+                return fallback
+            if self._fallback_block is not None:
+                blocks = [*blocks, self._fallback_block]
+        elif verdict.action is Action.WARN:
+            notes.append(verdict.note)
+        elif verdict.action is Action.STOP and not last:
+            self.stopping = verdict.note
+        why = OUT_OF_ITERATIONS if last else LOOP_DETECTED.format(what=self.stopping)
+        ask_best = last or bool(self.stopping)  # this feedback asks for the best answer
+        self._append({"role": "user", "content": self._feedback(blocks, notes, ask_best, why)})
         return None
+
+    def _judge(
+        self, text: str, blocks: list[CodeBlock], final: str | None
+    ) -> tuple[str | None, list[str], str]:
+        """(the final answer or None, notes for the model, finish reason) for one reply."""
+        notes: list[str] = []
+        self.watch.record_blocks(blocks)
+        if final is None:
+            final, marker_note = self._final_from_prose(find_final(text))
+            if marker_note:
+                notes.append(marker_note)
+        if final is not None:
+            final, why_not = answers.vet(final)
+            if why_not:
+                notes.append(why_not)
+        if final is not None and (refusal := self.watch.refuse_final()):
+            return None, [*notes, refusal], answers.FINAL
+        if final is None and blocks:
+            auto = self._auto_finalize()
+            if auto is not None:
+                return auto, notes, answers.AUTO_FINALIZE
+        return final, notes, answers.FINAL
+
+    def _auto_finalize(self) -> str | None:
+        return self.watch.auto_finalize(self.env.resolve_variable)
+
+    def _run_fallback(self) -> str | None:
+        """Run the user's fallback code (once); its FINAL or auto-finalize value ends the run."""
+        code = self.scope.config.guards.fallback_code or ""
+        result = self._execute(code)
+        self._fallback_block = CodeBlock(code, result)
+        self.scope.observer.code_executed(self.scope.depth, code, result)
+        self.watch.record_blocks([self._fallback_block])
+        final = answers.first_usable(result.final_answer) or self._auto_finalize()
+        if final is not None:
+            self.finish_reason = answers.AUTO_FINALIZE
+        return final
 
     def _ask(self, messages: list[Message]) -> LMResponse:
         scope = self.scope
-        response = scope.guard.call_model(scope.client.complete, list(messages), **scope.sampling)
+        sampling = scope.sampling
+        reserve = reply_reserve({**scope.client.sampling_args, **sampling}, self.context_window)
+        fitted = fit_to_window(list(messages), self.context_window, reserve)
+        response = scope.guard.call_model(scope.client.complete, fitted, **sampling)
         self.last_usage = response.usage
         scope.observer.model_responded(scope.depth, response.text)
         return response
@@ -315,8 +328,10 @@ class _Loop:
         literal = literal_text(inner)
         return (literal if literal is not None else inner), ""
 
-    def _feedback(self, blocks: list[CodeBlock], note: str, last: bool = False) -> str:
-        limit = self.scope.config.output_limit
+    def _feedback(
+        self, blocks: list[CodeBlock], notes: list[str], last: bool = False, why: str = ""
+    ) -> str:
+        limit = block_output_chars(self.scope.config.output_limit, self.context_window, len(blocks))
         parts = []
         for i, block in enumerate(blocks, 1):
             header = (
@@ -325,16 +340,17 @@ class _Loop:
                 else ("REPL output:")
             )
             parts.append(f"{header}\n{format_result(block.result, limit)}")
-        if note:
-            parts.append(note)
+        parts.extend(notes)
         # After the last iteration the same message asks for the best answer, so the
         # conversation keeps alternating roles.
         spent = self.scope.guard.exhausted
         if spent and not last:
             parts.append(BUDGET_SPENT.format(query_line=self._query(), what=spent))
-            return "\n\n".join(parts)
-        template = BEST_ANSWER if last else (NEXT_TURN if blocks else NO_CODE_TURN)
-        parts.append(template.format(query_line=self._query()))
+        elif last:
+            parts.append(BEST_ANSWER.format(query_line=self._query(), why=why))
+        else:
+            template = next_turn(blocks)
+            parts.append(template.format(query_line=self._query()))
         return "\n\n".join(parts)
 
     def _count_errors(self, blocks: list[CodeBlock]) -> None:
@@ -350,15 +366,20 @@ class _Loop:
                 self.consecutive_errors, threshold, self.last_error, self.partial_answer()
             )
 
-    def _best_answer(self) -> str:
-        """Out of iterations: the model was asked for FINAL in the last feedback message."""
+    def _best_answer(self, reason: str) -> str:
+        """Out of iterations, or stopped by the loop guard: the last feedback message asked
+        for FINAL. The answer is forced either way, and `reason` says so."""
         response = self._ask(self.messages)
-        final, _ = self._final_from_prose(find_final(response.text))
-        if final is None:
-            # No FINAL: its prose if it wrote any, else (it wrote only code, which will not
-            # run) the last REPL output it saw, which is what its search found.
-            prose = strip_code_fences(response.text).strip()
-            final = prose or self.last_output or response.text.strip()
+        # A usable FINAL; else answer["content"] if the model set it, its prose if it wrote
+        # any, else (it wrote only code, which will not run) the last REPL output it saw.
+        final = answers.first_usable(
+            self._final_from_prose(find_final(response.text))[0],
+            self.partial_answer(),
+            strip_code_fences(response.text).strip(),
+            self.last_output,
+        )
+        self.finish_reason = reason if final else answers.EMPTY
+        final = final or ""
         self.scope.observer.iteration_completed(
             self.scope.depth,
             self.iterations + 1,
@@ -418,6 +439,7 @@ class _Loop:
             usage_summary=scope.guard.usage_summary(),
             execution_time=time.perf_counter() - start,
             error=f"{type(error).__name__}: {error}" if error else None,
+            finish_reason=answers.LIMIT if error else self.finish_reason,
         )
-        _finish_record(scope, completion)
+        finish_record(scope, completion)
         return completion

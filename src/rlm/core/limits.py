@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from rlm.clients.cancel import stop_when
 from rlm.core.workers import POOL, help_run
 from rlm.errors import (
     BudgetExceededError,
@@ -234,7 +235,16 @@ class RunGuard:
         if self._earliest_deadline is None and not self._remote_cancel():
             self.check()
             return fn(*args, **kwargs)
-        return self.wait(POOL.submit(lambda: fn(*args, **kwargs)))
+
+        def guarded() -> T:
+            # A request abandoned by a trip is told to stop (clients that can, do).
+            with stop_when(self._should_stop):
+                return fn(*args, **kwargs)
+
+        return self.wait(POOL.submit(guarded))
+
+    def _should_stop(self) -> bool:
+        return self.tripped is not None or self.remaining_time() == 0.0
 
     def call_model(self, complete: Callable[..., LMResponse], *args: Any, **kwargs: Any) -> Any:
         """`call(complete, ...)` for a model request, charged to this guard exactly once.

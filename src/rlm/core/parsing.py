@@ -40,6 +40,55 @@ def find_code_blocks(text: str) -> list[str]:
     return [b.strip("\n") for b in blocks if b.strip()]
 
 
+# Statements and expressions that make a text code rather than a value ("decoder.py", "42").
+CODE_NODES = (
+    ast.Assign,
+    ast.AugAssign,
+    ast.For,
+    ast.While,
+    ast.If,
+    ast.With,
+    ast.Try,
+    ast.Return,
+    ast.Import,
+    ast.ImportFrom,
+    ast.FunctionDef,
+    ast.ClassDef,
+    ast.Call,
+    ast.Lambda,
+    ast.ListComp,
+    ast.GeneratorExp,
+)
+
+
+def is_code(text: str) -> bool:
+    """True when `text` parses as Python with a statement or a call in it."""
+    try:
+        tree = ast.parse(text.strip())
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return any(isinstance(node, CODE_NODES) for node in ast.walk(tree))
+
+
+def find_bare_code(text: str) -> str | None:
+    """A reply that is nothing but Python without fences (small models often write
+    `print(len(context))` bare): that code, else None. Prose never parses as a module with
+    a statement in it; a FINAL line is an answer, not code."""
+    stripped = text.strip()
+    if not stripped or "```" in stripped or _FINAL_START.search(stripped):
+        return None
+    return stripped if is_code(stripped) else None
+
+
+def runnable_code(text: str) -> list[str]:
+    """What a reply asks to run: its fenced blocks, else the whole reply when it is bare code."""
+    blocks = find_code_blocks(text)
+    if blocks:
+        return blocks
+    bare = find_bare_code(text)
+    return [bare] if bare is not None else []
+
+
 def strip_code_fences(text: str) -> str:
     """The prose of a response: every fenced block (any language) removed."""
     without = _FENCE.sub("\n", text)
@@ -61,6 +110,16 @@ def find_final(text: str) -> FinalMarker | None:
         if inner:
             return FinalMarker(kind=match.group(1), inner=inner.strip())
     return None
+
+
+def printed_final(stdout: str) -> FinalMarker | None:
+    """A FINAL(...) the code printed as its own last line (`print(f"FINAL({x})")`): models
+    write this meaning the answer. Only a whole last line counts, so a document line that
+    merely contains "FINAL(" does not."""
+    lines = [line for line in stdout.strip().splitlines() if line.strip()]
+    if not lines or not lines[-1].lstrip().startswith(("FINAL(", "FINAL_VAR(")):
+        return None
+    return find_final(lines[-1])
 
 
 def _balanced_inner(text: str, start: int, *, quotes: bool) -> str | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rlm.core.context_shape import ContextShape
 from rlm.environments import ToolSpec
-from rlm.types import QueryMetadata
+from rlm.types import CodeBlock, QueryMetadata
 
 SYSTEM_PROMPT = """\
 You answer a query using a Python REPL. The data you need is in the REPL variable `context`. \
@@ -13,7 +14,8 @@ It may be far larger than you can read at once: never print it whole. Inspect it
 hand pieces of it to sub-models, and combine what they find.
 
 REPL names:
-- `context`: {context_description}
+- `context`: {context_description} A first look could be:
+{context_example}
 - `llm_query(prompt, model=None) -> str`: ask a sub-model. It sees only `prompt`, so put the \
 text it needs into the prompt (a sub-model reads roughly {sub_chars:,} characters at most).
 - `llm_query_batched(prompts, model=None) -> list[str]`: many prompts run concurrently; \
@@ -29,34 +31,48 @@ Write code in ```repl blocks. They run in order; you see their output next turn.
 persist between blocks and turns.
 
 Finish with exactly one of:
-- FINAL(your answer) on its own line, outside code;
-- FINAL_VAR(variable_name) on its own line, to answer with a REPL variable's value;
+- FINAL(...) on its own line, outside code, with the answer itself inside the parentheses;
+- FINAL_VAR(...) on its own line, with the name of a REPL variable that holds the answer;
 - FINAL(value) or FINAL_VAR("name") called inside a ```repl block.
-The first FINAL ends the run, so only write it once you have the answer.
+The first FINAL ends the run, so only write it once you have the answer. Answer from what the context shows, not from memory.
 
 Good strategy: look at the context's structure first (type, length, a sample), split it into \
 chunks that fit a sub-model, query the chunks with llm_query_batched, then aggregate in code."""
 
 FIRST_TURN = (
-    "{query_line}You have not looked at `context` yet. Start by inspecting it in a ```repl "
-    "block. Your next action:"
+    "{query_line}You have not looked at `context` yet. Reply with a ```repl block that "
+    "searches it for words from the query, or looks at its structure."
 )
 # Offering FINAL first matters for small models: "continue, or finish" reads as "continue".
+# Never "FINAL(answer)": `answer` is a REPL name, and a small model copies templates literally.
 NEXT_TURN = (
-    "{query_line}If this output answers the query, reply now with FINAL(answer) on its own "
-    "line. Otherwise write more ```repl code."
+    "{query_line}If this output answers the query, reply now with one line: FINAL(...) with "
+    "the answer itself inside the parentheses. Otherwise write more ```repl code."
+)
+# A search that printed nothing found nothing: small models "answer" from it anyway.
+NOTHING_PRINTED_TURN = (
+    "{query_line}Your code printed nothing, so it found nothing. Search again with a "
+    "different or shorter word, or print a small part of the context to see how it is written."
+)
+# After an error a small model tends to give up in prose ("No match found."): say what to do.
+ERROR_TURN = (
+    "{query_line}Your code failed with the error above. Fix the code, or search another way, "
+    "in a new ```repl block."
 )
 NO_CODE_TURN = (
     "{query_line}Your last reply ran no code and gave no FINAL. Write a ```repl block, or "
-    "finish with FINAL(answer) on its own line."
+    "finish with one line: FINAL(...) with the answer itself inside the parentheses."
 )
 BEST_ANSWER = (
-    "{query_line}You are out of iterations. Reply now with your best final answer as "
-    "FINAL(answer) on its own line, based on what you found so far."
+    "{query_line}{why} Reply now with your best answer from what you found so far, as one "
+    "line: FINAL(...) with the answer itself inside the parentheses."
 )
+OUT_OF_ITERATIONS = "You are out of iterations."
+LOOP_DETECTED = "The run is ending because it is repeating itself ({what})."
 BUDGET_SPENT = (
-    "{query_line}The sub-call budget is used up ({what}). Reply now with your best final "
-    "answer as FINAL(answer) on its own line, based on what you found so far."
+    "{query_line}The sub-call budget is used up ({what}). Reply now with your best answer "
+    "from what you found so far, as one line: FINAL(...) with the answer itself inside the "
+    "parentheses."
 )
 COMPACTION = (
     "Your conversation is getting long. Summarise it for yourself: what the task is, what you "
@@ -69,7 +85,9 @@ AFTER_COMPACTION = (
 )
 
 
-def describe_context(meta: QueryMetadata) -> str:
+def describe_context(meta: QueryMetadata, shape: ContextShape | None = None) -> str:
+    if shape is not None:
+        return shape.description
     lengths = meta.context_lengths
     if len(lengths) <= 1:
         return f"a {meta.context_type} of {meta.context_total_length:,} characters."
@@ -91,8 +109,12 @@ def build_system_prompt(
     sub_chars: int = 400_000,
     turn: int = 0,
     compaction: bool = False,
+    notes: Sequence[str] = (),
     custom: str | None = None,
+    shape: ContextShape | None = None,
 ) -> str:
+    """The system prompt. `shape` (from `describe_shape(context)`) gives the context's real
+    form and a matching example; without it only type and lengths are stated."""
     if depth + 1 < max_depth:
         rlm_query_text = (
             "like llm_query, but the callee is itself an RLM with its own REPL, and the "
@@ -121,10 +143,12 @@ def build_system_prompt(
             desc = f": {tool.description}" if tool.description else ""
             lines.append(f"- `{tool.name}`: custom {kind}{desc}")
         tool_text = "\nCustom tools:\n" + "\n".join(lines)
+    tool_text += "".join(f"\n\n{note}" for note in notes)
     template = custom if custom is not None else SYSTEM_PROMPT
     try:
         return template.format(
-            context_description=describe_context(meta),
+            context_description=describe_context(meta, shape),
+            context_example=shape.example if shape is not None else _GENERIC_EXAMPLE,
             sub_chars=sub_chars,
             rlm_query_text=rlm_query_text,
             output_limit=output_limit,
@@ -133,7 +157,20 @@ def build_system_prompt(
         )
     except (KeyError, IndexError, ValueError):
         # A custom prompt with its own braces: use it as written, plus the facts we must state.
-        return f"{template}\n\n`context` is {describe_context(meta)}{tool_text}"
+        return f"{template}\n\n`context` is {describe_context(meta, shape)}{tool_text}"
+
+
+_GENERIC_EXAMPLE = "```repl\nprint(type(context), len(context))\n```"
+
+
+def next_turn(blocks: Sequence[CodeBlock]) -> str:
+    """The closing line of a turn's feedback, by what its code did."""
+    if not blocks:
+        return NO_CODE_TURN
+    if blocks[-1].result.had_error:
+        return ERROR_TURN
+    printed = any(b.result.stdout.strip() or b.result.stderr.strip() for b in blocks)
+    return NEXT_TURN if printed else NOTHING_PRINTED_TURN
 
 
 def query_line(root_prompt: str | None) -> str:

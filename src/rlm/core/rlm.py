@@ -13,7 +13,9 @@ from rlm.clients.foreign import as_client
 from rlm.core.broker import Broker
 from rlm.core.config import ModelRouter, RLMConfig, tool_specs
 from rlm.core.engine import open_environment, run
+from rlm.core.guards import DEFAULT_INVALID_RESPONSE_LIMIT, FinishGuards
 from rlm.core.limits import Limits, RunGuard
+from rlm.core.retrieval_tools import add_retriever_tools
 from rlm.core.scope import RunScope
 from rlm.environments import BaseEnv, check_keywords, environment_class
 from rlm.environments.toolkit import Context
@@ -70,11 +72,17 @@ class RLM:
         max_subcall_tokens: int | None = None,
         on_subcall_limit: str = "raise",
         output_limit: int = 20_000,
+        require_repl_before_final: bool = False,
+        require_subcall_before_final: bool = False,
+        invalid_response_limit: int | None = None,
+        fallback_code: str | None = None,
+        auto_finalize_var: str | None = None,
         observers: Sequence[Observer] = (),
         on_iteration_start: Callable[[int, int], None] | None = None,
         on_iteration_complete: Callable[[int, int, float], None] | None = None,
         on_subcall_start: Callable[[int, str, str], None] | None = None,
         on_subcall_complete: Callable[[int, str, float, str | None], None] | None = None,
+        retriever: Any = None,
     ):
         # Positional order is the reference's (`depth` is its fifth parameter).
         _require(isinstance(depth, int) and depth >= 0, "depth must be an int >= 0")
@@ -90,6 +98,15 @@ class RLM:
             _require(value is None or value > 0, f"{name} must be > 0 (or None for no limit)")
         _require(max_tokens is None or max_tokens > 0, "max_tokens must be > 0 (or None)")
         _require(max_errors is None or max_errors > 0, "max_errors must be > 0 (or None)")
+        _require(
+            invalid_response_limit is None or invalid_response_limit >= 1,
+            "invalid_response_limit must be >= 1 (or None for the default of "
+            f"{DEFAULT_INVALID_RESPONSE_LIMIT})",
+        )
+        _require(
+            auto_finalize_var is None or auto_finalize_var.isidentifier(),
+            "auto_finalize_var must be a Python identifier (the REPL variable to finish with)",
+        )
         for name, count in (
             ("max_subcalls", max_subcalls),
             ("max_subcall_tokens", max_subcall_tokens),
@@ -109,6 +126,12 @@ class RLM:
             ENGINE_KEYWORDS,
         )
         check_backend(backend)
+        notes: tuple[str, ...] = ()
+        if retriever is not None:  # es_search & co. become host-side tools
+            custom_tools, custom_sub_tools, notes = add_retriever_tools(
+                retriever, custom_tools, custom_sub_tools
+            )
+        self.retriever = retriever
         tools = tool_specs(custom_tools, "custom_tools")
         sub_tools = (
             tools if custom_sub_tools is None else tool_specs(custom_sub_tools, "custom_sub_tools")
@@ -141,6 +164,14 @@ class RLM:
             sampling_args=dict(sampling_args or {}),
             sub_sampling_args=dict(sub_sampling_args or {}),
             output_limit=output_limit,
+            prompt_notes=notes,
+            guards=FinishGuards(
+                require_repl_before_final=require_repl_before_final,
+                require_subcall_before_final=require_subcall_before_final,
+                invalid_response_limit=invalid_response_limit,
+                fallback_code=fallback_code,
+                auto_finalize_var=auto_finalize_var,
+            ),
             depth=depth,
             user_prologue=user_prologue,
             observers=_observers(
@@ -166,11 +197,13 @@ class RLM:
 
     # -- public -----------------------------------------------------------------------------
     def completion(
-        self, prompt: Any, root_prompt: str | None = None, *, limits: Limits | None = None
+        self, prompt: Any = None, root_prompt: str | None = None, *, limits: Limits | None = None
     ) -> RLMChatCompletion:
         """Answer over `prompt` (str, dict or list), the REPL's `context`. `root_prompt`, if
-        given, is the question shown to the root model every turn. `limits` replaces the
+        given, is the question shown to the root model every turn. With a retriever the
+        context may be omitted: `completion(root_prompt=question)`. `limits` replaces the
         configured limits for this call only (an agent's per-turn and per-session caps)."""
+        prompt = self._context_or_query(prompt, root_prompt)
         scope = self._new_scope(prompt, limits)
         try:
             return self._run(scope, prompt, root_prompt)
@@ -179,9 +212,10 @@ class RLM:
             raise CancellationError() from None
 
     async def acompletion(
-        self, prompt: Any, root_prompt: str | None = None, *, limits: Limits | None = None
+        self, prompt: Any = None, root_prompt: str | None = None, *, limits: Limits | None = None
     ) -> RLMChatCompletion:
         """`completion` without blocking the event loop; cancelling the task stops the run."""
+        prompt = self._context_or_query(prompt, root_prompt)
         scope = self._new_scope(prompt, limits)
         scope.guard.allow_remote_cancel()
         loop = asyncio.get_running_loop()
@@ -265,6 +299,17 @@ class RLM:
         self.close()
 
     # -- internals --------------------------------------------------------------------------
+    def _context_or_query(self, prompt: Any, root_prompt: str | None) -> Any:
+        if prompt is not None:
+            return prompt
+        if self.retriever is None or root_prompt is None:
+            raise ConfigurationError(
+                "completion() needs a context: completion(prompt, root_prompt=...). Only an "
+                "RLM with a retriever may omit it, given the question: "
+                "completion(root_prompt=question)"
+            )
+        return root_prompt  # `context` then holds the question; the documents are in the index
+
     def _new_scope(self, prompt: Any, limits: Limits | None = None) -> RunScope:
         _check_context(prompt)
         return RunScope(

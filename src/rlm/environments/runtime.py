@@ -200,19 +200,27 @@ class REPLSession:
     # The callables are closures made by `HELPER_FACTORIES` (module level, below); these
     # methods are their implementations.
     def _final_value(self, value: Any) -> Any:
+        if value is self._answer:
+            # FINAL(answer): the reserved dict means its content; empty content is no answer.
+            content = self._answer.get("content")
+            if content in ("", None):
+                print(
+                    'FINAL(answer): answer["content"] is empty, so there is no answer yet. '
+                    "Put the answer itself inside FINAL(...).",
+                    file=sys.stderr,
+                )
+                return value
+            value = content
         self._final = to_text(value)
         return value
 
     def _final_var(self, name: Any) -> Any:
         if not isinstance(name, str):
             # The model passed the value itself rather than its name: that value is the answer.
-            self._final = to_text(name)
-            return name
+            return self._final_value(name)
         key = name.strip().strip("'\"").strip()
         if key in self.namespace and key not in self._functions:
-            value = self.namespace[key]
-            self._final = to_text(value)
-            return value
+            return self._final_value(self.namespace[key])
         available = ", ".join(self.user_variables()) or "none"
         print(
             f"FINAL_VAR: no variable named {key!r} (variables: {available}). "
@@ -428,7 +436,11 @@ class REPLSession:
     def resolve(self, name: str) -> str | None:
         if not name.isidentifier() or name not in self.namespace or name in self._functions:
             return None
-        return to_text(self.namespace[name])
+        value = self.namespace[name]
+        if value is self._answer:  # the reserved dict stands for its content (or nothing)
+            content = value.get("content")
+            return to_text(content) if content not in ("", None) else None
+        return to_text(value)
 
 
 def _call_helper(name: str, key: str) -> Callable[[REPLSession], Any]:

@@ -59,6 +59,7 @@ class RunRecorder(Observer):
             "usage_summary": result.usage_summary.to_dict(),
             "execution_time": result.execution_time,
             "error": result.error,
+            "finish_reason": result.finish_reason,
         }
         self.result = summary
         self._write(summary)

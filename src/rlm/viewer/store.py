@@ -52,11 +52,13 @@ class Run:
             None,
         )
         error = None
+        finish_reason = None
         if self.result is not None:
             # The result line is authoritative: it counts the whole tree, including calls
             # made after the last iteration (the closing "best answer" call).
             final = self.result.get("response") or final
             error = self.result.get("error")
+            finish_reason = self.result.get("finish_reason")
             whole = call_totals(self.result)
             if whole["input_tokens"] or whole["output_tokens"]:
                 totals["input_tokens"] = int(whole["input_tokens"])
@@ -78,6 +80,7 @@ class Run:
             "final_answer": None if final is None else _preview(final, 300),
             "iterations": len(self.iterations),
             "error": error,
+            "finish_reason": finish_reason,
             "finished": self.result is not None or final is not None,
             **totals,
             **session_of(self.file),

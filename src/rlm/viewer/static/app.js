@@ -241,6 +241,18 @@ function renderTrajectory(meta, iterations, depth) {
   return box;
 }
 
+// Finish reasons (rlm.core.answers): the forced ones are shown as warnings.
+const FINISH_TEXT = {
+  final: "final (the model gave this answer)",
+  auto_finalize: "auto_finalize (taken from the auto_finalize_var variable)",
+  plain: "plain (one model call, no REPL)",
+  max_iterations: "max_iterations (out of iterations: the answer was forced)",
+  loop: "loop (stopped early: the model repeated itself; best answer so far)",
+  limit: "limit (a limit tripped or the run was cancelled)",
+  empty: "empty (no answer)",
+};
+const FORCED = new Set(["max_iterations", "loop", "limit", "empty"]);
+
 function renderRun(run) {
   const main = $("#run");
   main.replaceChildren();
@@ -252,6 +264,7 @@ function renderRun(run) {
   for (const w of run.warnings || []) main.append(el("div", { class: "warn", text: "⚠ " + w }));
   if (s.error) main.append(el("pre", { class: "err", text: "Run ended with an error: " + s.error }));
   if (!s.finished) main.append(el("div", { class: "warn", text: "No final answer logged: the run is still going, or it stopped early." }));
+  if (s.finish_reason) main.append(el("div", { class: FORCED.has(s.finish_reason) ? "warn finish" : "muted finish", text: "How the run ended: " + (FINISH_TEXT[s.finish_reason] || s.finish_reason) }));
   if (s.final_answer) main.append(el("div", { class: "final" }, el("div", { class: "label", text: "Final answer" }), el("pre", { text: asText(s.final_answer) })));
   const stat = (k, v) => el("div", { class: "stat" }, el("div", { class: "v", text: v }), el("div", { class: "k", text: k }));
   main.append(el("div", { class: "stats" },

@@ -1,0 +1,164 @@
+"""Guards on how a run may end: loop detection and pyrlm-runtime's finishing rules.
+
+The loop asks `RunWatch` after every iteration what to do; the watch keeps the state.
+
+Loops. A model at temperature 0 that repeats itself repeats forever: the same code (the same
+output again), or code that fails with the same error. The first repeat is answered with one
+warning to the model; a repeat after that ends the run early with its best answer so far
+(finish reason "loop"). Replies with neither code nor FINAL count towards the same verdict
+once `invalid_response_limit` of them come in a row (default: 3).
+
+Finishing rules (RLM keywords, as in pyrlm-runtime):
+- `require_repl_before_final`: a FINAL before any code has run is refused (the model is
+  told to check first).
+- `require_subcall_before_final`: a FINAL before any llm_query / rlm_query call is refused.
+- `invalid_response_limit`: that many replies in a row without code or FINAL run
+  `fallback_code` (once, if given), else end the run (finish reason "loop").
+- `fallback_code`: code the engine runs itself when the run would otherwise end without
+  progress (the invalid-response limit, or a loop); its output is shown to the model.
+- `auto_finalize_var`: after each iteration that ran code, a REPL variable of that name
+  holding a non-empty value ends the run with it (finish reason "auto_finalize").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from rlm.core.answers import first_usable
+from rlm.types import CodeBlock
+
+DEFAULT_INVALID_RESPONSE_LIMIT = 3
+
+LOOP_WARNING = (
+    "Note: {what}. Running it again will not change the result. Do something different: "
+    "search for other words, print a smaller part, or, if the output above answers the "
+    "query, reply with FINAL(...) with the answer inside. Another repeat ends the run."
+)
+REPL_FIRST = (
+    "FINAL was not accepted: no code has run yet, so the answer is not checked against the "
+    "context. Write a ```repl block that finds it first."
+)
+SUBCALL_FIRST = (
+    "FINAL was not accepted: this run requires at least one llm_query or rlm_query call "
+    "before the final answer. Make one in a ```repl block first."
+)
+
+
+@dataclass(frozen=True)
+class FinishGuards:
+    """The user's finishing rules (see the module docstring)."""
+
+    require_repl_before_final: bool = False
+    require_subcall_before_final: bool = False
+    invalid_response_limit: int | None = None
+    fallback_code: str | None = None
+    auto_finalize_var: str | None = None
+
+
+class Action(Enum):
+    CONTINUE = "continue"
+    WARN = "warn"  # continue, with the watch's note added to the feedback
+    FALLBACK = "fallback"  # run the fallback code, then continue
+    STOP = "stop"  # end the run with the best answer so far
+
+
+@dataclass
+class Verdict:
+    action: Action
+    note: str = ""
+
+
+_SPACE = re.compile(r"\s+")
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+
+
+def _code_key(blocks: Sequence[CodeBlock]) -> str:
+    return "\n".join(_SPACE.sub(" ", b.code).strip() for b in blocks)
+
+
+def _error_key(blocks: Sequence[CodeBlock]) -> str | None:
+    """The last line of the last error (the exception and its message), addresses removed."""
+    errors = [b.result.stderr for b in blocks if b.result.had_error and b.result.stderr.strip()]
+    if not errors:
+        return None
+    last = errors[-1].strip().splitlines()[-1]
+    return _ADDRESS.sub("", last)
+
+
+@dataclass
+class RunWatch:
+    guards: FinishGuards = field(default_factory=FinishGuards)
+    repl_ran: bool = False
+    subcalls: int = 0
+    warned: bool = False
+    fallback_ran: bool = False
+    invalid_streak: int = 0
+    reason: str = ""  # why the last STOP was given (for the log)
+    _seen_code: set[str] = field(default_factory=set)
+    _last_error: str | None = None
+
+    # -- FINAL ------------------------------------------------------------------------------
+    def refuse_final(self) -> str | None:
+        """Why a FINAL given now is not accepted, or None when it is."""
+        if self.guards.require_repl_before_final and not self.repl_ran:
+            return REPL_FIRST
+        if self.guards.require_subcall_before_final and self.subcalls == 0:
+            return SUBCALL_FIRST
+        return None
+
+    def auto_finalize(self, resolve: Callable[[str], str | None]) -> str | None:
+        """The `auto_finalize_var` value when it is set to an answer and FINAL is allowed."""
+        name = self.guards.auto_finalize_var
+        if not name or self.refuse_final():
+            return None
+        return first_usable(resolve(name))
+
+    def record_blocks(self, blocks: Sequence[CodeBlock]) -> None:
+        """Count what an iteration ran (before its FINAL, if any, is judged)."""
+        if blocks:
+            self.repl_ran = True
+        self.subcalls += sum(len(b.result.rlm_calls) for b in blocks)
+
+    # -- after an iteration without a final answer ------------------------------------------
+    def after_iteration(self, response_text: str, blocks: Sequence[CodeBlock]) -> Verdict:
+        if not blocks:
+            return self._invalid(response_text)
+        self.invalid_streak = 0
+        repeats: list[str] = []
+        key = _code_key(blocks)
+        if key in self._seen_code:
+            repeats.append("you ran exactly the same code as before")
+        self._seen_code.add(key)
+        error = _error_key(blocks)
+        if error is not None and error == self._last_error:
+            repeats.append(f"your code failed again with the same error ({error[:160]})")
+        self._last_error = error
+        if not repeats:
+            return Verdict(Action.CONTINUE)
+        return self._repeat(" and ".join(repeats))
+
+    def _invalid(self, response_text: str) -> Verdict:
+        self.invalid_streak += 1
+        limit = self.guards.invalid_response_limit or DEFAULT_INVALID_RESPONSE_LIMIT
+        if self.invalid_streak < limit:
+            return Verdict(Action.CONTINUE)
+        what = f"{self.invalid_streak} replies in a row had neither code nor FINAL"
+        if self.guards.fallback_code and not self.fallback_ran:
+            self.fallback_ran = True
+            self.invalid_streak = 0
+            return Verdict(Action.FALLBACK, what)
+        self.reason = what
+        return Verdict(Action.STOP, what)
+
+    def _repeat(self, what: str) -> Verdict:
+        if not self.warned:
+            self.warned = True
+            return Verdict(Action.WARN, LOOP_WARNING.format(what=what[:1].upper() + what[1:]))
+        if self.guards.fallback_code and not self.fallback_ran:
+            self.fallback_ran = True
+            return Verdict(Action.FALLBACK, what)
+        self.reason = what
+        return Verdict(Action.STOP, what)
