@@ -1,4 +1,4 @@
-"""The `rlm` command: `rlm run`, `rlm view`, `rlm logs`, `rlm config`."""
+"""The `rlm` command: `rlm run`, `rlm chat`, `rlm view`, `rlm logs`, `rlm config`."""
 
 from __future__ import annotations
 
@@ -136,6 +136,25 @@ def run(
         route=route,
     )
     code = execute(options, settings, stdin_stream(), sys.stdout, _err_console())
+    sys.exit(code)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.option("-s", "--session", help="Session name: continue it, or start it (default: new).")
+@click.option("--store", type=click.Path(dir_okay=False), help="Session database (SQLite).")
+@click.option("-b", "--backend", help="Model backend (default: from API keys, else local).")
+@click.option("--backend-kwargs", type=_JSONParam(), default=None, help="JSON for the client.")
+@click.option("-m", "--model", help="Root model name.")
+@click.option("-e", "--environment", help="REPL environment (default: sandbox).")
+@click.option("--log-dir", type=click.Path(file_okay=False), help="Log root (turns go below).")
+def chat(
+    session: str | None, store: str | None, backend_kwargs: dict[str, Any] | None, **flags: Any
+) -> None:
+    """Chat with an agent that answers through the RLM loop; sessions can be resumed."""
+    from rlm.cli.chat import run_chat
+
+    code = run_chat(session, _settings(**flags), backend_kwargs or {}, store, sys.stdout,
+                    _err_console())  # fmt: skip
     sys.exit(code)
 
 
