@@ -1,5 +1,5 @@
 """`python -m benchmarks <command>`: overhead | throughput | context | tasks | codeqa | batch |
-serve | all.
+serve | retrieval | all.
 
 Results go to benchmarks/results/<name>.{json,md} (and .jsonl/.svg for tasks), each with the
 commit and machine they were measured on. See docs/benchmarks.md.
@@ -120,6 +120,25 @@ def cmd_codeqa(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_retrieval(args: argparse.Namespace) -> None:
+    from benchmarks import retrieval_scale
+
+    if args.part in ("scale", "all"):
+        retrieval_scale.main(
+            args.grid,
+            args.systems.split(","),
+            args.name or "retrieval",
+            command=_command(args, "retrieval"),
+            workdir=args.workdir,
+            keep=args.keep,
+        )
+    for part in ("quality", "browsecomp"):
+        if args.part in (part, "all"):
+            from benchmarks import retrieval_quality
+
+            retrieval_quality.main(args, command=_command(args, "retrieval"), part=part)
+
+
 def cmd_render(args: argparse.Namespace) -> None:
     """Rebuild a task run's table and plot from its JSON (the measurement metadata is kept)."""
     data = json.loads((RESULTS / f"{args.name}.json").read_text())
@@ -224,6 +243,25 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", default="codeqa")
     sp.add_argument("--notes", help="free text recorded with the results")
     sp.set_defaults(fn=cmd_codeqa)
+
+    sp = sub.add_parser("retrieval", help="embedded index vs bm25s/rank-bm25; rerank quality")
+    sp.add_argument(
+        "part", nargs="?", choices=["scale", "quality", "browsecomp", "all"], default="all"
+    )
+    sp.add_argument("--grid", choices=["smoke", "small", "default", "1m"], default="default")
+    sp.add_argument("--systems", default="ours,bm25s,rank-bm25,sqlite-fts5")
+    sp.add_argument("--workdir", help="where indexes are built (default: the temp dir)")
+    sp.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep indexes in --workdir and reuse them (and their build numbers) next time",
+    )
+    sp.add_argument("--name", help="result file name (default: retrieval / retrieval-quality)")
+    sp.add_argument("--backend", default="local", help="model for the quality part")
+    sp.add_argument("--backend-kwargs", default="{}", help="JSON object")
+    sp.add_argument("--queries", type=int, default=10, help="quality: number of queries")
+    sp.add_argument("--tasks", type=int, default=3, help="browsecomp tasks (plain vs RLM)")
+    sp.set_defaults(fn=cmd_retrieval)
     sp = sub.add_parser("render", help="rebuild a task run's .md/.svg from its .json")
     sp.add_argument("name", help="result name, e.g. tasks-local-small")
     sp.set_defaults(fn=cmd_render)

@@ -308,3 +308,62 @@ def gemini_response(
 
 def gemini_error(code: int, message: str, status: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "status": status}}
+
+
+# -- streaming (server-sent events) ----------------------------------------------------------
+def anthropic_stream(
+    pieces: list[str],
+    input_tokens: int = 10,
+    output_tokens: int = 5,
+    model: str = "claude-haiku-4-5",
+) -> list[str]:
+    """The Messages API's event stream: message_start (input usage), one text block with a
+    delta per piece, message_delta (output usage), message_stop."""
+
+    def event(name: str, data: dict[str, Any]) -> str:
+        return f"event: {name}\ndata: {json.dumps({'type': name, **data})}"
+
+    start = anthropic_message("", input_tokens, 1, model)
+    start["content"] = []
+    start["stop_reason"] = None
+    events = [
+        event("message_start", {"message": start}),
+        event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+    ]
+    for piece in pieces:
+        events.append(
+            event(
+                "content_block_delta",
+                {"index": 0, "delta": {"type": "text_delta", "text": piece}},
+            )
+        )
+    events.append(event("content_block_stop", {"index": 0}))
+    events.append(
+        event(
+            "message_delta",
+            {
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": output_tokens},
+            },
+        )
+    )
+    events.append(event("message_stop", {}))
+    return events
+
+
+def gemini_stream(
+    pieces: list[str],
+    prompt_tokens: int = 10,
+    candidates_tokens: int = 5,
+    model: str = "gemini-2.5-flash",
+) -> list[str]:
+    """streamGenerateContent?alt=sse: one response object per piece; the last one carries
+    the finish reason and the whole call's usage."""
+    events = []
+    for i, piece in enumerate(pieces):
+        response = gemini_response(piece, prompt_tokens, candidates_tokens, model=model)
+        if i < len(pieces) - 1:
+            del response["candidates"][0]["finishReason"]
+            response["usageMetadata"] = {"promptTokenCount": prompt_tokens}
+        events.append(json.dumps(response))
+    return events

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from env_support import ALL_ENVS, EchoHost, make_env
-from rlm.environments import ToolSpec
+from rlm.environments import BaseEnv, ToolSpec
+from rlm.errors import REPLEnvironmentError
 
 
 @pytest.fixture(params=ALL_ENVS)
@@ -131,3 +132,17 @@ def test_compaction_history_keeps_every_entry(env_name: str):
         assert result.stdout.strip() == "2 step 2"
     finally:
         environment.close()
+
+
+def test_json_variables_in_and_out(env):
+    if type(env).set_variables is BaseEnv.set_variables:
+        pytest.skip(f"{env.name}: no host-set variables (optional seam; it says so when used)")
+    env.load_context("ctx")
+    env.add_history([{"role": "user", "content": "hi"}], 0)
+    env.set_variables({"profile": {"name": "Alex"}, "n": 3})
+    env.execute_code("m = n + 1\nshape = {1, 2}\nf = lambda: 0\nprint(profile['name'])")
+    # JSON data only: not sets or functions, not contexts, histories, tools or REPL names.
+    assert env.json_variables() == {"profile": {"name": "Alex"}, "n": 3, "m": 4}
+    with pytest.raises(REPLEnvironmentError, match="not a free variable name"):
+        env.set_variables({"context": "replaced"})
+    assert env.execute_code("print(context)").stdout.strip() == "ctx"

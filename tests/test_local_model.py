@@ -352,6 +352,19 @@ def test_complete_returns_text_and_exact_usage(local_lm):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+def test_stream_complete_passes_tokens_on_as_generated(local_lm):
+    pieces: list[str] = []
+    prompt = "Count from 1 to 100, separated by commas."
+    response = local_lm.stream_complete(prompt, pieces.append, max_output_tokens=6)
+    assert local_lm.streams
+    assert len(pieces) > 1  # one piece per generated token, not the answer at once
+    assert "".join(pieces) == response.text
+    assert response.usage.output_tokens == 6
+    assert response.text == local_lm.complete(prompt, max_output_tokens=6).text
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_one_server_shared_by_clients_and_threads(local_lm):
     from rlm.clients.local_model import LocalLM
 

@@ -14,6 +14,7 @@ from rlm.errors import (
 
 __all__ = [
     "RLM",
+    "AgentRLM",
     "BudgetExceededError",
     "CancellationError",
     "Context",
@@ -30,9 +31,11 @@ __all__ = [
     "TokenLimitExceededError",
     "Trace",
     "TraceStep",
+    "create_enforced_agent",
 ]
 
 # Reference (`rlms`) module paths and names, from one table: rlm.compat.aliases.
+from rlm.agent import AgentRLM, create_enforced_agent
 from rlm.compat import install as _install_reference_names
 from rlm.core.rlm import RLM
 from rlm.environments.toolkit import Context

@@ -1,4 +1,4 @@
-"""The `rlm` command: `rlm run`, `rlm view`, `rlm logs`, `rlm config`."""
+"""The `rlm` command: `rlm run`, `rlm chat`, `rlm view`, `rlm logs`, `rlm config`."""
 
 from __future__ import annotations
 
@@ -91,6 +91,12 @@ def main() -> None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.option(
+    "--index",
+    "index_path",
+    type=click.Path(path_type=Path),
+    help="Search index from `rlm index build` (the model searches it with es_search/es_get).",
+)
+@click.option(
     "--route",
     type=click.Choice(["rlm", "auto", "plain"]),
     default="rlm",
@@ -100,6 +106,7 @@ def main() -> None:
 def run(
     query: str,
     contexts: tuple[str, ...],
+    index_path: Path | None,
     backend_kwargs: dict[str, Any] | None,
     json_output: bool,
     quiet: bool,
@@ -125,9 +132,29 @@ def run(
         json_output=json_output,
         quiet=quiet,
         no_log=no_log,
+        index=index_path,
         route=route,
     )
     code = execute(options, settings, stdin_stream(), sys.stdout, _err_console())
+    sys.exit(code)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.option("-s", "--session", help="Session name: continue it, or start it (default: new).")
+@click.option("--store", type=click.Path(dir_okay=False), help="Session database (SQLite).")
+@click.option("-b", "--backend", help="Model backend (default: from API keys, else local).")
+@click.option("--backend-kwargs", type=_JSONParam(), default=None, help="JSON for the client.")
+@click.option("-m", "--model", help="Root model name.")
+@click.option("-e", "--environment", help="REPL environment (default: sandbox).")
+@click.option("--log-dir", type=click.Path(file_okay=False), help="Log root (turns go below).")
+def chat(
+    session: str | None, store: str | None, backend_kwargs: dict[str, Any] | None, **flags: Any
+) -> None:
+    """Chat with an agent that answers through the RLM loop; sessions can be resumed."""
+    from rlm.cli.chat import run_chat
+
+    code = run_chat(session, _settings(**flags), backend_kwargs or {}, store, sys.stdout,
+                    _err_console())  # fmt: skip
     sys.exit(code)
 
 
@@ -272,6 +299,9 @@ from rlm.cli.serve import serve as _serve  # noqa: E402
 
 main.add_command(_batch)
 main.add_command(_serve)
+from rlm.cli.index import index_group  # noqa: E402
+
+main.add_command(index_group)
 
 from rlm.cli.code import code_command  # noqa: E402 - built from `run`
 from rlm.cli.mcp import mcp_group  # noqa: E402

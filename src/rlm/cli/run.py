@@ -35,6 +35,7 @@ class RunOptions:
     json_output: bool
     quiet: bool
     no_log: bool
+    index: Path | None = None  # --index: an embedded search index (rlm index build)
     route: str = "rlm"  # "auto" / "plain": see rlm.cli.route
     # Set by commands built on `run` (e.g. `rlm code`): a ready context and extra RLM keywords.
     prepared_context: Any = None
@@ -95,6 +96,8 @@ def execute(
     try:
         loaded = load_context(options.contexts, stdin) if options.contexts else None
         kwargs = build_rlm_kwargs(settings, options.backend_kwargs)
+        if options.index is not None:
+            kwargs["retriever"] = _open_index(options.index)
     except ConfigurationError as exc:
         return _fail(options, err_console, out, f"error: {exc}", EXIT_USAGE)
 
@@ -125,7 +128,7 @@ def execute(
                 EXIT_USAGE,
             )
 
-    if options.route != "rlm":
+    if options.route != "rlm" and options.index is None:  # an index needs the REPL to search
         from rlm.cli.route import route_plain
 
         prompt = loaded.value if loaded is not None else options.query
@@ -219,6 +222,17 @@ def execute(
 
 
 FAIL_REASONS = {EXIT_LIMIT: "limit", EXIT_CANCELLED: "limit"}
+
+
+def _open_index(path: Path) -> Any:
+    from rlm.retrieval.protocol import RetrievalError
+
+    try:
+        from rlm.retrieval.local_index import LocalIndex
+
+        return LocalIndex(path, create=False)
+    except RetrievalError as exc:
+        raise ConfigurationError(str(exc)) from exc
 
 
 def _fail(

@@ -10,6 +10,7 @@ it. Usage: `input_tokens` here counts every prompt token, i.e. Anthropic's `inpu
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import anthropic
@@ -126,6 +127,18 @@ class AnthropicClient(ProviderLM):
 
     def _send(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         return self._parse(self.client.messages.create(**self._request_args(model, messages, args)))
+
+    def _send_stream(
+        self,
+        model: str,
+        messages: list[Message],
+        args: dict[str, Any],
+        emit: Callable[[str], None],
+    ) -> RawResult:
+        with self.client.messages.stream(**self._request_args(model, messages, args)) as stream:
+            for text in stream.text_stream:
+                emit(text)
+            return self._parse(stream.get_final_message())
 
     async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         response = await self._async_client().messages.create(

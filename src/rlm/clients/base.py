@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from rlm.types import CallUsage, LMResponse, Message, ModelUsageSummary, Prompt, UsageSummary
@@ -73,6 +74,21 @@ class BaseLM:
 
     async def acomplete(self, prompt: Prompt | dict[str, Any], **sampling: Any) -> LMResponse:
         return await asyncio.to_thread(self.complete, prompt, **sampling)
+
+    def stream_complete(
+        self, prompt: Prompt | dict[str, Any], on_text: Callable[[str], None], **sampling: Any
+    ) -> LMResponse:
+        """`complete`, calling `on_text` with each piece of the answer as the model produces
+        it. Clients that cannot stream deliver the whole answer as one piece."""
+        response = self.complete(prompt, **sampling)
+        if response.text:
+            on_text(response.text)
+        return response
+
+    @property
+    def streams(self) -> bool:
+        """True when `stream_complete` delivers the answer piece by piece."""
+        return type(self).stream_complete is not BaseLM.stream_complete
 
     @property
     def native_async(self) -> bool:

@@ -9,6 +9,7 @@ System messages become `system_instruction`; "assistant" turns become role "mode
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from google import genai
@@ -148,6 +149,36 @@ class GeminiClient(ProviderLM):
             model=model, contents=contents, config=config
         )
         return self._parse(response)
+
+    def _send_stream(
+        self,
+        model: str,
+        messages: list[Message],
+        args: dict[str, Any],
+        emit: Callable[[str], None],
+    ) -> RawResult:
+        contents, config = self._request(messages, args)
+        pieces: list[str] = []
+        last = None
+        for chunk in self.client.models.generate_content_stream(
+            model=model, contents=contents, config=config
+        ):
+            piece = self._parse(chunk).text
+            if piece:
+                pieces.append(piece)
+                emit(piece)
+            last = chunk
+        if last is None:
+            return RawResult("", 0, 0, usage_missing=True)
+        usage = self._parse(last)  # the last chunk carries the whole call's usage
+        return RawResult(
+            text="".join(pieces),
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            model=usage.model,
+            usage_missing=usage.usage_missing,
+        )
 
     async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         contents, config = self._request(messages, args)

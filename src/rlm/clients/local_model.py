@@ -26,7 +26,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +293,21 @@ class LocalLM(BaseLM):
         return body
 
     def complete(self, prompt: Prompt | dict[str, Any], **sampling: Any) -> LMResponse:
+        return self._generate(prompt, None, sampling)
+
+    def stream_complete(
+        self, prompt: Prompt | dict[str, Any], on_text: Callable[[str], None], **sampling: Any
+    ) -> LMResponse:
+        """`complete`, passing each generated piece to `on_text` as llama.cpp produces it."""
+        return self._generate(prompt, on_text, sampling)
+
+    def _generate(
+        self,
+        prompt: Prompt | dict[str, Any],
+        on_text: Callable[[str], None] | None,
+        sampling: dict[str, Any],
+    ) -> LMResponse:
+        sampling = dict(sampling)
         timeout = sampling.pop("timeout", self.timeout)
         body = self.request_body(prompt, **sampling)
         # Streamed, so that Ctrl-C and `timeout` stop generation at the next token: a plain
@@ -324,6 +339,8 @@ class LocalLM(BaseLM):
                     piece = (choice.get("delta") or {}).get("content")
                     if piece:
                         pieces.append(piece)
+                        if on_text is not None:
+                            on_text(piece)
                 if "usage" in chunk:
                     final.update(chunk)
                 if deadline is not None and time.monotonic() > deadline:

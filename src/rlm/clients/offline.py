@@ -133,7 +133,8 @@ class ScriptedLM(BaseLM):
 class FunctionLM(BaseLM):
     """`function(messages) -> str` plays the model. It may also return an `LMResponse` to
     report exact usage, may accept a second argument (the sampling keywords), and may be an
-    `async def` (then concurrent sub-calls share one event loop, as a real async client)."""
+    `async def` (then concurrent sub-calls share one event loop, as a real async client).
+    A function returning an iterable of str pieces (a generator) streams them."""
 
     def __init__(
         self,
@@ -180,7 +181,29 @@ class FunctionLM(BaseLM):
         messages = as_messages(prompt)
         return self._response(messages, await self._invoke(messages, sampling))
 
+    def stream_complete(
+        self, prompt: Prompt | dict[str, Any], on_text: Callable[[str], None], **sampling: Any
+    ) -> LMResponse:
+        """A function that returns an iterable of str pieces (e.g. a generator) streams them;
+        any other function's answer arrives as one piece."""
+        messages = as_messages(prompt)
+        out = self._invoke(messages, sampling)
+        if inspect.isawaitable(out):
+            out = asyncio.run(_await(out))
+        if _is_pieces(out):
+            pieces = []
+            for piece in out:
+                pieces.append(str(piece))
+                on_text(pieces[-1])
+            return self._response(messages, "".join(pieces))
+        response = self._response(messages, out)
+        if response.text:
+            on_text(response.text)
+        return response
+
     def _response(self, messages: list[Message], out: Any) -> LMResponse:
+        if _is_pieces(out):
+            out = "".join(str(piece) for piece in out)
         if isinstance(out, LMResponse):
             return LMResponse(out.text, self.record(out.usage))
         if not isinstance(out, str):
@@ -193,6 +216,10 @@ class FunctionLM(BaseLM):
                 usage.model, usage.input_tokens, usage.output_tokens, self.cost_per_call
             )
         return LMResponse(out, self.record(usage))
+
+
+def _is_pieces(out: Any) -> bool:
+    return not isinstance(out, (str, bytes, LMResponse, dict)) and isinstance(out, Iterable)
 
 
 async def _await(awaitable: Any) -> Any:

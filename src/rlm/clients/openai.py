@@ -8,6 +8,7 @@ A `usage.cost` in the response (OpenRouter and some gateways report it) is taken
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import openai
@@ -96,10 +97,12 @@ class OpenAIClient(ProviderLM):
         return self._make_client(openai.AsyncOpenAI)
 
     # -- one request -------------------------------------------------------------------------
-    def _request_args(self, model: str, messages: list[Message], args: dict[str, Any]) -> dict:
+    def _request_args(
+        self, model: str, messages: list[Message], args: dict[str, Any], stream: bool = False
+    ) -> dict:
         kwargs = to_openai(args, max_tokens_param=self.max_tokens_param)
         kwargs.update(model=model, messages=messages)
-        if self.stream:
+        if self.stream or stream:
             kwargs["stream"] = True
             options = dict(kwargs.get("stream_options") or {})
             options.setdefault("include_usage", True)
@@ -147,6 +150,23 @@ class OpenAIClient(ProviderLM):
             with response as stream:
                 return self._parse_chunks(list(stream))
         return self._parse(response)
+
+    def _send_stream(
+        self,
+        model: str,
+        messages: list[Message],
+        args: dict[str, Any],
+        emit: Callable[[str], None],
+    ) -> RawResult:
+        kwargs = self._request_args(model, messages, args, stream=True)
+        chunks = []
+        with self.client.chat.completions.create(**kwargs) as stream:
+            for chunk in stream:
+                chunks.append(chunk)
+                for choice in getattr(chunk, "choices", None) or []:
+                    if choice.index == 0 and choice.delta is not None and choice.delta.content:
+                        emit(choice.delta.content)
+        return self._parse_chunks(chunks)
 
     async def _asend(self, model: str, messages: list[Message], args: dict[str, Any]) -> RawResult:
         kwargs = self._request_args(model, messages, args)

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,7 +25,7 @@ from rlm.clients.errors_map import ErrorContext, Failure, classify
 from rlm.clients.pricing import PriceFn, PriceTable
 from rlm.clients.retry import RetryPolicy, acall_with_retry, call_with_retry
 from rlm.clients.sampling import normalize
-from rlm.errors import ConfigurationError
+from rlm.errors import ConfigurationError, ProviderError
 from rlm.types import CallUsage, LMResponse, Message, Prompt
 
 __all__ = ["ProviderLM", "RawResult"]
@@ -201,6 +202,54 @@ class ProviderLM(BaseLM):
             what=f"{self.backend} call ({self.model_name})",
         )
         return self._finish(raw, key)
+
+    def stream_complete(
+        self, prompt: Prompt | dict[str, Any], on_text: Callable[[str], None], **sampling: Any
+    ) -> LMResponse:
+        """`complete` over the provider's streaming API (`_send_stream`), passing each piece
+        of text on as it arrives. Retries happen only before the first piece: once text has
+        been passed on, a failure is raised rather than repeating it."""
+        if type(self)._send_stream is ProviderLM._send_stream:
+            return super().stream_complete(prompt, on_text, **sampling)
+        messages, args, key = self._prepare(prompt, sampling)
+        if key is not None and self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                on_text(hit[0])
+                return LMResponse(hit[0], self.record(hit[1]))
+        guard.check_request(self.backend, self.model_name, self.endpoint)
+        passed_on = False
+
+        def emit(text: str) -> None:
+            nonlocal passed_on
+            if text:
+                passed_on = True
+                on_text(text)
+
+        def attempt() -> RawResult:
+            if passed_on:
+                raise ProviderError(
+                    f"{self.backend} ({self.model_name}): the stream broke after part of the "
+                    "answer was delivered; ask again",
+                    model=self.model_name,
+                )
+            return self._send_stream(self.model_name, messages, args, emit)
+
+        raw = call_with_retry(
+            attempt, self.retry, self._classify, what=f"{self.backend} call ({self.model_name})"
+        )
+        return self._finish(raw, key)
+
+    def _send_stream(
+        self,
+        model: str,
+        messages: list[Message],
+        args: dict[str, Any],
+        emit: Callable[[str], None],
+    ) -> RawResult:
+        """One streaming request: `emit` each text piece, return the whole answer and usage.
+        Providers without a streaming API leave this unimplemented (one-piece fallback)."""
+        raise NotImplementedError
 
     async def acomplete(self, prompt: Prompt | dict[str, Any], **sampling: Any) -> LMResponse:
         messages, args, key = self._prepare(prompt, sampling)

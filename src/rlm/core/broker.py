@@ -9,6 +9,7 @@ by `max_concurrent_subcalls`, keep their order, and report a failed item in its 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
 import time
@@ -107,7 +108,10 @@ class Broker(HostTable):
         tool = self._tools.get(name)
         if tool is None:
             raise BrokerError(f"unknown tool {name!r}")
-        return tool(*(args or []), **(kwargs or {}))
+        result = tool(*(args or []), **(kwargs or {}))
+        if inspect.isawaitable(result):  # an `async def` tool runs on the shared loop
+            return self._wait(LOOP.submit(_awaited(result)))
+        return result
 
     # -- the work ---------------------------------------------------------------------------
     def _wait(self, future: Future[Any]) -> Any:
@@ -262,6 +266,10 @@ class _Slot:
 
     def __init__(self) -> None:
         self.record: RLMChatCompletion | None = None
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def _done(value: str) -> Future[str]:

@@ -38,10 +38,11 @@ class RLMConfig:
     sampling_args: Mapping[str, Any]
     sub_sampling_args: Mapping[str, Any]
     output_limit: int
+    # Paragraphs appended to the root system prompt (e.g. how to use a search index).
+    prompt_notes: tuple[str, ...] = ()
     depth: int = 0  # the root's depth (the reference lets a child RLM be built at depth > 0)
-    user_prologue: str | None = (
-        None  # a user message before the first turn    # Everything that watches every run of the tree: the console (verbose), the progress
-    )
+    user_prologue: str | None = None  # a user message before the first turn
+    # Everything that watches every run of the tree: the console (verbose), the progress
     # callbacks, users' own observers. Each run adds its own trajectory recorder.
     observers: tuple[Observer, ...] = ()
     # How a run may end: loop detection and pyrlm-runtime's finishing rules (core/guards.py).

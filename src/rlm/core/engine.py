@@ -102,6 +102,10 @@ def run(
         return plain_call(scope, prompt, start, root_prompt)
     owns_env = workspace is None
     env, broker = workspace if workspace is not None else open_environment(scope)
+    if not owns_env:
+        # A persistent REPL: an interrupt meant for an earlier run (one that tripped while
+        # no cell ran, even just after that run ended) must not stop this run's first cell.
+        env.clear_interrupt()
     remove_interrupt = scope.guard.on_trip(env.interrupt)
     loop = _Loop(scope, env, broker, prompt, root_prompt, turn)
     try:
@@ -165,6 +169,7 @@ class _Loop:
             output_limit=cfg.output_limit,
             turn=self.turn,
             compaction=cfg.compaction,
+            notes=cfg.prompt_notes,
             custom=cfg.custom_system_prompt or scope.client.preferred_system_prompt,
             shape=describe_shape(self.prompt, name),
         )

@@ -109,6 +109,7 @@ def build_system_prompt(
     sub_chars: int = 400_000,
     turn: int = 0,
     compaction: bool = False,
+    notes: Sequence[str] = (),
     custom: str | None = None,
     shape: ContextShape | None = None,
 ) -> str:
@@ -142,6 +143,7 @@ def build_system_prompt(
             desc = f": {tool.description}" if tool.description else ""
             lines.append(f"- `{tool.name}`: custom {kind}{desc}")
         tool_text = "\nCustom tools:\n" + "\n".join(lines)
+    tool_text += "".join(f"\n\n{note}" for note in notes)
     template = custom if custom is not None else SYSTEM_PROMPT
     try:
         return template.format(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,6 +15,7 @@ from rlm.core.config import ModelRouter, RLMConfig, tool_specs
 from rlm.core.engine import open_environment, run
 from rlm.core.guards import DEFAULT_INVALID_RESPONSE_LIMIT, FinishGuards
 from rlm.core.limits import Limits, RunGuard
+from rlm.core.retrieval_tools import add_retriever_tools
 from rlm.core.scope import RunScope
 from rlm.environments import BaseEnv, check_keywords, environment_class
 from rlm.environments.toolkit import Context
@@ -22,6 +24,7 @@ from rlm.logger.observer import CallbackObserver, Observer
 from rlm.logger.trajectory import RLMLogger, RunRecorder
 from rlm.types import RLMChatCompletion
 
+log = logging.getLogger("rlm")
 DEFAULT_ENVIRONMENT = "sandbox"  # hardened subprocess; "local" is in-process exec
 # Environment keywords the engine sets itself (users configure the rest).
 ENGINE_KEYWORDS = {"host", "tools", "depth", "compaction", "subcall_fn", "lm_handler_address",
@@ -79,6 +82,7 @@ class RLM:
         on_iteration_complete: Callable[[int, int, float], None] | None = None,
         on_subcall_start: Callable[[int, str, str], None] | None = None,
         on_subcall_complete: Callable[[int, str, float, str | None], None] | None = None,
+        retriever: Any = None,
     ):
         # Positional order is the reference's (`depth` is its fifth parameter).
         _require(isinstance(depth, int) and depth >= 0, "depth must be an int >= 0")
@@ -122,6 +126,12 @@ class RLM:
             ENGINE_KEYWORDS,
         )
         check_backend(backend)
+        notes: tuple[str, ...] = ()
+        if retriever is not None:  # es_search & co. become host-side tools
+            custom_tools, custom_sub_tools, notes = add_retriever_tools(
+                retriever, custom_tools, custom_sub_tools
+            )
+        self.retriever = retriever
         tools = tool_specs(custom_tools, "custom_tools")
         sub_tools = (
             tools if custom_sub_tools is None else tool_specs(custom_sub_tools, "custom_sub_tools")
@@ -154,6 +164,7 @@ class RLM:
             sampling_args=dict(sampling_args or {}),
             sub_sampling_args=dict(sub_sampling_args or {}),
             output_limit=output_limit,
+            prompt_notes=notes,
             guards=FinishGuards(
                 require_repl_before_final=require_repl_before_final,
                 require_subcall_before_final=require_subcall_before_final,
@@ -185,19 +196,27 @@ class RLM:
         self._router_lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------
-    def completion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
+    def completion(
+        self, prompt: Any = None, root_prompt: str | None = None, *, limits: Limits | None = None
+    ) -> RLMChatCompletion:
         """Answer over `prompt` (str, dict or list), the REPL's `context`. `root_prompt`, if
-        given, is the question shown to the root model every turn."""
-        scope = self._new_scope(prompt)
+        given, is the question shown to the root model every turn. With a retriever the
+        context may be omitted: `completion(root_prompt=question)`. `limits` replaces the
+        configured limits for this call only (an agent's per-turn and per-session caps)."""
+        prompt = self._context_or_query(prompt, root_prompt)
+        scope = self._new_scope(prompt, limits)
         try:
             return self._run(scope, prompt, root_prompt)
         except KeyboardInterrupt:
             scope.guard.cancel()
             raise CancellationError() from None
 
-    async def acompletion(self, prompt: Any, root_prompt: str | None = None) -> RLMChatCompletion:
+    async def acompletion(
+        self, prompt: Any = None, root_prompt: str | None = None, *, limits: Limits | None = None
+    ) -> RLMChatCompletion:
         """`completion` without blocking the event loop; cancelling the task stops the run."""
-        scope = self._new_scope(prompt)
+        prompt = self._context_or_query(prompt, root_prompt)
+        scope = self._new_scope(prompt, limits)
         scope.guard.allow_remote_cancel()
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(None, self._run, scope, prompt, root_prompt)
@@ -205,7 +224,30 @@ class RLM:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             scope.guard.cancel()
+            # The run ends with CancellationError that nobody awaits any more: retrieve it,
+            # so asyncio does not log "Future exception was never retrieved".
+            future.add_done_callback(_retrieve)
             raise
+
+    def persistent_environment(self) -> BaseEnv:
+        """The REPL that `persistent=True` keeps across completions, started now if it is
+        not running yet: a seam for packages that prepare it between turns (rlm.agent binds
+        its conversation and variables). Do not call it while a completion runs."""
+        if not self.config.persistent:
+            raise ConfigurationError("persistent_environment() needs RLM(persistent=True)")
+        with self._lock:
+            if self._workspace is None:
+                # Unlimited placeholder guard: each completion points the scope at its own.
+                scope = RunScope(
+                    config=self.config,
+                    router=self.router,
+                    guard=RunGuard(Limits()),
+                    depth=self.config.depth,
+                    tools=self.config.tools,
+                )
+                self._persistent_scope = scope
+                self._workspace = open_environment(scope)
+            return self._workspace[0]
 
     def close(self) -> None:
         """Release the persistent environment and the model clients."""
@@ -257,12 +299,23 @@ class RLM:
         self.close()
 
     # -- internals --------------------------------------------------------------------------
-    def _new_scope(self, prompt: Any) -> RunScope:
+    def _context_or_query(self, prompt: Any, root_prompt: str | None) -> Any:
+        if prompt is not None:
+            return prompt
+        if self.retriever is None or root_prompt is None:
+            raise ConfigurationError(
+                "completion() needs a context: completion(prompt, root_prompt=...). Only an "
+                "RLM with a retriever may omit it, given the question: "
+                "completion(root_prompt=question)"
+            )
+        return root_prompt  # `context` then holds the question; the documents are in the index
+
+    def _new_scope(self, prompt: Any, limits: Limits | None = None) -> RunScope:
         _check_context(prompt)
         return RunScope(
             config=self.config,
             router=self.router,
-            guard=RunGuard(self.config.limits),
+            guard=RunGuard(limits or self.config.limits),
             depth=self.config.depth,
             tools=self.config.tools,
             # Always recorded: the record is `result.trace` (and, with a logger, the log).
@@ -316,6 +369,11 @@ def _observers(
 
         observers.append(ConsolePrinter())
     return tuple(observers)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.debug("a cancelled completion ended with %r", future.exception())
 
 
 def _make_client(backend: Any, backend_kwargs: dict[str, Any]) -> BaseLM:

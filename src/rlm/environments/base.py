@@ -192,6 +192,21 @@ class BaseEnv(ABC):
     def resolve_variable(self, name: str) -> str | None:
         """`str(value)` of a REPL variable, or None when it is not bound."""
 
+    # Optional: used by packages that keep a REPL's data between processes (rlm.agent).
+    def set_variables(self, values: dict[str, Any]) -> None:
+        """Bind JSON values as ordinary REPL variables (model code may change them)."""
+        raise REPLEnvironmentError(
+            f"the {self.name!r} environment cannot set REPL variables from the host; "
+            "use 'sandbox' or 'local'"
+        )
+
+    def json_variables(self) -> dict[str, Any]:
+        """The REPL's own variables whose values are JSON, by name (others left out)."""
+        raise REPLEnvironmentError(
+            f"the {self.name!r} environment cannot report its REPL variables; "
+            "use 'sandbox' or 'local'"
+        )
+
     @property
     def partial_answer(self) -> str | None:
         """The best answer so far (`answer["content"]`), for a run stopped by a limit."""
@@ -199,6 +214,10 @@ class BaseEnv(ABC):
 
     def interrupt(self) -> None:  # noqa: B027 - optional hook
         """Stop the running cell from another thread (limits, Ctrl-C). Best effort."""
+
+    def clear_interrupt(self) -> None:  # noqa: B027 - optional hook
+        """Forget an interrupt that found no cell to stop: the run it was meant for is over,
+        and a persistent REPL's next run must not inherit it."""
 
     @abstractmethod
     def close(self) -> None:

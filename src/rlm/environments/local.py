@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import logging
 import shutil
 import tempfile
 import threading
@@ -20,6 +21,8 @@ from rlm.environments.proxies import Exposed
 from rlm.environments.runtime import CellInterrupted, REPLSession
 from rlm.errors import REPLEnvironmentError
 from rlm.types import REPLResult
+
+log = logging.getLogger("rlm")
 
 
 class LocalREPL(BaseEnv):
@@ -97,6 +100,18 @@ class LocalREPL(BaseEnv):
 
     def resolve_variable(self, name: str) -> str | None:
         return self._session.resolve(name)
+
+    def set_variables(self, values: dict[str, Any]) -> None:
+        try:
+            self._session.set_variables(values)
+        except ValueError as exc:
+            raise REPLEnvironmentError(str(exc)) from exc
+
+    def json_variables(self) -> dict[str, Any]:
+        found = self._session.json_variables()
+        if found["skipped"]:
+            log.info("REPL variables that are not JSON, left out: %s", found["skipped"])
+        return found["values"]
 
     @property
     def partial_answer(self) -> str | None:

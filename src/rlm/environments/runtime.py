@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import builtins
 import io
+import json
 import reprlib
 import sys
 import threading
@@ -42,6 +43,7 @@ FUNCTION_NAMES = (
 RESERVED_NAMES = frozenset((*FUNCTION_NAMES, "context", "history", "answer"))
 
 DEFAULT_CAPTURE_LIMIT = 1_000_000  # chars kept per stream per cell; the rest is counted
+MAX_JSON_VARIABLE_CHARS = 1_000_000  # a bigger variable is not offered to the host as JSON
 
 
 class CellInterrupted(BaseException):
@@ -271,6 +273,43 @@ class REPLSession:
 
     def append_compaction_history(self, entry: Any) -> None:
         self._compaction_history.append(entry)
+
+    def set_variables(self, values: Mapping[str, Any]) -> None:
+        """Bind host-given values as ordinary variables (model code may change them)."""
+        for name in values:
+            if not self.is_user_name(name):
+                raise ValueError(f"{name!r} cannot be set: it is not a free variable name")
+        self.namespace.update(values)
+
+    def is_user_name(self, name: Any) -> bool:
+        return (
+            isinstance(name, str)
+            and name.isidentifier()
+            and not name.startswith(("_", "context_", "history_"))
+            and name not in RESERVED_NAMES
+            and name not in self._helpers
+            and name not in self._tools
+        )
+
+    def json_variables(self, max_chars: int = MAX_JSON_VARIABLE_CHARS) -> dict[str, Any]:
+        """{"values": {name: value}, "skipped": [names]}: the user variables whose values
+        survive a JSON round trip unchanged (and are at most `max_chars` as JSON)."""
+        values: dict[str, Any] = {}
+        skipped: list[str] = []
+        for name in self.user_variables():
+            value = self.namespace[name]
+            if not self.is_user_name(name) or callable(value):
+                continue  # functions and classes the model defined: not data
+            try:
+                text = json.dumps(value, allow_nan=False)
+                same = len(text) <= max_chars and json.loads(text) == value
+            except (TypeError, ValueError, RecursionError):
+                same = False
+            if same:
+                values[name] = json.loads(text)
+            else:
+                skipped.append(name)
+        return {"values": values, "skipped": skipped}
 
     def set_tools(self, tools: Mapping[str, Any]) -> None:
         self._tools = dict(tools)

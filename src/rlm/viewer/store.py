@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +28,7 @@ from rlm._bounded import preview
 from rlm.errors import LogFormatError
 
 LOG_SUFFIXES = (".jsonl", ".json")
+_TURN_FILE = re.compile(r"turn(\d+)_")
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Run:
             "finish_reason": finish_reason,
             "finished": self.result is not None or final is not None,
             **totals,
+            **session_of(self.file),
         }
 
     def prompt(self) -> Any:
@@ -107,6 +110,16 @@ class Run:
             "extra": self.extra,
             "warnings": self.warnings,
         }
+
+
+def session_of(path: Path) -> dict[str, Any]:
+    """{"session", "turn"} for a chat turn's log (`.../sessions/<name>/turnNNNN_*.jsonl`,
+    as `rlm chat` and AgentRLM write them), else {}."""
+    parts = path.parts
+    turn = _TURN_FILE.match(path.name)
+    if turn is None or len(parts) < 3 or parts[-3] != "sessions":
+        return {}
+    return {"session": parts[-2], "turn": int(turn.group(1))}
 
 
 def _preview(value: Any, limit: int) -> str:

@@ -522,6 +522,29 @@ class SandboxREPL(BaseEnv):
             out["history"] = list(self._compaction)
         return out
 
+    def set_variables(self, values: dict[str, Any]) -> None:
+        _Payload(values, "REPL variables")  # validates JSON-ability before anything is sent
+        with self._lock:
+            reply = self._with_recovery(
+                lambda: self._request(
+                    {"op": "setvars", "values": values}, ("ack",), self.cell_timeout
+                ),
+                "setting variables",
+            )
+        if reply.get("error"):
+            raise REPLEnvironmentError(str(reply["error"]))
+
+    def json_variables(self) -> dict[str, Any]:
+        with self._lock:
+            reply = self._with_recovery(
+                lambda: self._request({"op": "getvars"}, ("vars",), self.cell_timeout),
+                "reading variables",
+            )
+        values, skipped = reply.get("values"), reply.get("skipped")
+        if skipped:
+            log.info("REPL variables that are not JSON, left out: %s", skipped)
+        return dict(values) if isinstance(values, dict) else {}
+
     @property
     def partial_answer(self) -> str | None:
         """`answer["content"]` as of the last finished cell (kept by the host, so it is still
@@ -542,6 +565,9 @@ class SandboxREPL(BaseEnv):
             else:
                 self._stopped_by_host = True
             worker.kill("interrupted by the host")
+
+    def clear_interrupt(self) -> None:
+        self._interrupt_pending = False
 
     def close(self) -> None:
         if self._closed:

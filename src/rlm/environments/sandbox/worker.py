@@ -209,6 +209,14 @@ class Worker:
             elif op == "compaction":
                 self.session.append_compaction_history(msg.get("value"))
                 send({"op": "ack", "id": msg.get("id")})
+            elif op == "setvars":
+                try:
+                    self.session.set_variables(dict(msg.get("values") or {}))
+                    send({"op": "ack", "id": msg.get("id")})
+                except ValueError as exc:
+                    send({"op": "ack", "id": msg.get("id"), "error": str(exc)})
+            elif op == "getvars":
+                send({"op": "vars", "id": msg.get("id"), **self.session.json_variables()})
             elif op == "resolve":
                 value = self.session.resolve(str(msg.get("name", "")))
                 if isinstance(value, str) and len(value) > max_final:

@@ -260,7 +260,7 @@ function renderRun(run) {
   main.append(el("h1", { class: "run-title", text: s.prompt ? preview(s.prompt, 400) : "(prompt not logged)" }));
   const md = run.metadata || {};
   const ctx = md.context_type ? `context: ${md.context_type}` + (md.context_total_length ? `, ${fmtInt(md.context_total_length)} chars` : "") : null;
-  main.append(el("div", { class: "run-sub", text: [s.root_model, s.backend, ctx, s.id, s.timestamp].filter(Boolean).join(" · ") }));
+  main.append(el("div", { class: "run-sub", text: [s.session ? `session ${s.session} · turn ${s.turn + 1}` : null, s.root_model, s.backend, ctx, s.id, s.timestamp].filter(Boolean).join(" · ") }));
   for (const w of run.warnings || []) main.append(el("div", { class: "warn", text: "⚠ " + w }));
   if (s.error) main.append(el("pre", { class: "err", text: "Run ended with an error: " + s.error }));
   if (!s.finished) main.append(el("div", { class: "warn", text: "No final answer logged: the run is still going, or it stopped early." }));
@@ -301,7 +301,7 @@ function renderRunList(data) {
     class: "run-item" + (state.current && state.current.summary.id === r.id ? " active" : ""), "data-id": r.id,
     onclick: () => { location.hash = "run=" + encodeURIComponent(r.id); },
   }, el("div", { class: "run-prompt", text: r.prompt ? preview(r.prompt, 160) : r.id }),
-    el("div", { class: "run-meta", text: [r.root_model, `${r.iterations} it`, r.input_tokens + r.output_tokens ? `${fmtInt(r.input_tokens + r.output_tokens)} tok` : null, r.cost ? fmtCost(r.cost) : null, fmtTime(r.time)].filter(Boolean).join(" · ") }),
+    el("div", { class: "run-meta", text: [r.session ? `session ${r.session} · turn ${r.turn + 1}` : null, r.root_model, `${r.iterations} it`, r.input_tokens + r.output_tokens ? `${fmtInt(r.input_tokens + r.output_tokens)} tok` : null, r.cost ? fmtCost(r.cost) : null, fmtTime(r.time)].filter(Boolean).join(" · ") }),
     el("div", { class: "run-meta", text: [r.id, (r.timestamp || "").replace("T", " ").slice(0, 19)].filter(Boolean).join(" · ") }))));
   if (!data.runs.length) list.append(el("li", { class: "muted run-item", text: state.query ? "No run matches." : "No logs found here." }));
   const errs = Object.entries(data.errors || {});
