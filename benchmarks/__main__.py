@@ -1,5 +1,5 @@
-"""`python -m benchmarks <command>`: overhead | throughput | context | tasks | batch | serve |
-retrieval | all.
+"""`python -m benchmarks <command>`: overhead | throughput | context | tasks | codeqa | batch |
+serve | retrieval | all.
 
 Results go to benchmarks/results/<name>.{json,md} (and .jsonl/.svg for tasks), each with the
 commit and machine they were measured on. See docs/benchmarks.md.
@@ -95,6 +95,28 @@ def cmd_tasks(args: argparse.Namespace) -> None:
         name=name,
         command=_command(args, "tasks"),
         notes=args.notes or "",
+    )
+
+
+def cmd_codeqa(args: argparse.Namespace) -> None:
+    from benchmarks import codeqa
+
+    codeqa.main(
+        backend=args.backend,
+        backend_kwargs=json.loads(args.backend_kwargs),
+        methods=args.methods.split(","),
+        limit=args.limit,
+        rlm_kwargs={
+            "max_iterations": args.max_iterations,
+            "max_timeout": args.max_timeout,
+            **json.loads(args.rlm_kwargs or "{}"),
+        },
+        window=args.window,
+        index_files=args.index_files,
+        name=args.name,
+        command="python -m benchmarks " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        notes=args.notes or "",
+        time_budget=args.time_budget,
     )
 
 
@@ -203,6 +225,25 @@ def parser() -> argparse.ArgumentParser:
     task_opts(sp, "local")
     sp.add_argument("--name", help="result file name (default: tasks-<backend>-<suite>)")
     sp.set_defaults(fn=cmd_tasks)
+    sp = sub.add_parser("codeqa", help="code QA (plain vs rlm code) and index build speed")
+    sp.add_argument("--backend", default="none", help="registered backend (none: index only)")
+    sp.add_argument("--backend-kwargs", default="{}", help="JSON object")
+    sp.add_argument("--methods", default="plain,rlm")
+    sp.add_argument("--limit", type=int, help="ask only the first N questions")
+    sp.add_argument("--max-iterations", type=int, default=6)
+    sp.add_argument("--max-timeout", type=float, default=300.0, help="seconds per rlm answer")
+    sp.add_argument("--window", type=int, help="plain model window in tokens")
+    sp.add_argument("--rlm-kwargs", help="extra RLM(...) keywords as JSON")
+    sp.add_argument("--index-files", type=int, default=10_000, help="0: skip the index run")
+    sp.add_argument(
+        "--time-budget",
+        type=float,
+        help="seconds: start no new question after this (a documented subset on slow machines)",
+    )
+    sp.add_argument("--name", default="codeqa")
+    sp.add_argument("--notes", help="free text recorded with the results")
+    sp.set_defaults(fn=cmd_codeqa)
+
     sp = sub.add_parser("retrieval", help="embedded index vs bm25s/rank-bm25; rerank quality")
     sp.add_argument(
         "part", nargs="?", choices=["scale", "quality", "browsecomp", "all"], default="all"

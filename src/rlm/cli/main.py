@@ -303,5 +303,11 @@ from rlm.cli.index import index_group  # noqa: E402
 
 main.add_command(index_group)
 
+from rlm.cli.code import code_command  # noqa: E402 - built from `run`
+from rlm.cli.mcp import mcp_group  # noqa: E402
+
+main.add_command(code_command(run))
+main.add_command(mcp_group(run))
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,6 +37,9 @@ class RunOptions:
     no_log: bool
     index: Path | None = None  # --index: an embedded search index (rlm index build)
     route: str = "rlm"  # "auto" / "plain": see rlm.cli.route
+    # Set by commands built on `run` (e.g. `rlm code`): a ready context and extra RLM keywords.
+    prepared_context: Any = None
+    rlm_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 def _usage_of(rlm: Any) -> tuple[int, float | None]:
@@ -139,12 +142,14 @@ def execute(
 
     progress = Progress(err_console, enabled=not options.quiet)
     try:
-        rlm = RLM(**kwargs, logger=logger, **progress.callbacks())
+        rlm = RLM(**kwargs, **options.rlm_kwargs, logger=logger, **progress.callbacks())
     except RLMError as exc:
         return _fail(options, err_console, out, f"error: {exc}", EXIT_USAGE)
     progress.usage = lambda: _usage_of(rlm)
 
     prompt = loaded.value if loaded is not None else options.query
+    if options.prepared_context is not None:
+        prompt = options.prepared_context
     log_path = None
     try:
         with progress:
