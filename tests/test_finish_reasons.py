@@ -128,6 +128,10 @@ def test_vet_keeps_real_answers():
         assert vet(text) == (text, "")
     for text in ("{'content': '', 'ready': False}", "...", "answer", "x = 1\nprint(x)"):
         assert vet(text)[0] is None
+    # A reply echoing the turn prompt (seen from the 1.5B model on a real question).
+    echo = 'FINAL(...)\n\nThe query to answer: "Which module defines COPY_BUFSIZE?"'
+    assert vet(echo)[0] is None
+    assert vet('Use FINAL(…) to answer "x"')[0] is None
 
 
 def test_prompts_never_tell_the_model_to_write_final_answer_literally():

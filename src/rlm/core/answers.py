@@ -52,6 +52,8 @@ _PLACEHOLDERS = {
 _RESERVED_DICT = re.compile(
     r"^\{\s*['\"]content['\"]\s*:.*['\"]ready['\"]\s*:\s*(True|False)\s*\}$", re.S
 )
+# Phrases only our own prompts contain: the FINAL template and the query line's label.
+_PROMPT_ECHOES = ("FINAL(...)", "FINAL(…)", "The query to answer:")
 _FINAL_CALL = re.compile(r"^\s*final(?:_var)?\s*\((.*)\)\s*$", re.I | re.S)
 
 NOT_AN_ANSWER = (
@@ -101,6 +103,10 @@ def vet(text: str | None) -> tuple[str | None, str]:
         return None, NOT_AN_ANSWER.format(what=f"{stripped!r} (a template word)")
     if looks_like_code(stripped):
         return None, NOT_AN_ANSWER.format(what="Code")
+    if any(echo in stripped for echo in _PROMPT_ECHOES):
+        # A reply that repeats our own instructions (small models echo the turn prompt) is
+        # the template, not an answer, however long it is.
+        return None, NOT_AN_ANSWER.format(what="A copy of the instructions")
     return text, ""
 
 
