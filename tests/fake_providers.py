@@ -15,10 +15,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+
+from loopback import LoopbackServer
 
 # LiteLLM fetches its price map from GitHub at import unless told not to; tests stay offline.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -41,13 +43,7 @@ class Received:
     body: Any
 
 
-class _Server(ThreadingHTTPServer):
-    # A listen backlog large enough for a burst of concurrent sub-calls (default is 5).
-    request_queue_size = 128
-    daemon_threads = True
-
-
-class FakeProvider:
+class FakeProvider(LoopbackServer):
     def __init__(self, default: Callable[[Received], Reply] | None = None):
         self.replies: deque[Reply] = deque()
         self.requests: list[Received] = []
@@ -102,17 +98,7 @@ class FakeProvider:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._serve(Handler)
 
     def enqueue(self, *replies: Reply) -> None:
         with self._lock:
@@ -126,10 +112,6 @@ class FakeProvider:
         if self.default is not None:
             return self.default(received)
         return Reply(500, {"error": {"message": "fake server: no reply scripted"}})
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def serve() -> Iterator[FakeProvider]:

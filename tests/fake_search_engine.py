@@ -16,9 +16,11 @@ import math
 import re
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from loopback import LoopbackServer
 
 TOKEN = re.compile(r"\w+")
 
@@ -153,7 +155,7 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return dot / (na * nb)
 
 
-class FakeSearchEngine:
+class FakeSearchEngine(LoopbackServer):
     """`with FakeSearchEngine("Elasticsearch") as es: es.url`."""
 
     def __init__(self, product: str = "Elasticsearch"):
@@ -234,24 +236,7 @@ class FakeSearchEngine:
 
             do_GET = do_POST = do_PUT = do_HEAD = _route
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
     def __enter__(self) -> FakeSearchEngine:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
