@@ -132,6 +132,10 @@ def test_vet_keeps_real_answers():
     echo = 'FINAL(...)\n\nThe query to answer: "Which module defines COPY_BUFSIZE?"'
     assert vet(echo)[0] is None
     assert vet('Use FINAL(…) to answer "x"')[0] is None
+    # "FINAL((60))": the template's parentheses doubled; other parentheses stay.
+    assert vet("(60)") == ("60", "")
+    assert vet("(January, 2004)") == ("January, 2004", "")
+    assert vet("(a) or (b)")[0] == "(a) or (b)"
 
 
 def test_prompts_never_tell_the_model_to_write_final_answer_literally():

@@ -99,6 +99,9 @@ def vet(text: str | None) -> tuple[str | None, str]:
     call = _FINAL_CALL.match(stripped)
     if call:  # "Final(answer)" copied as prose: judge what is inside
         return vet(call.group(1).strip().strip("'\""))
+    if stripped[:1] == "(" and stripped[-1:] == ")" and "(" not in stripped[1:-1]:
+        # "FINAL((60))": a small model wraps the answer in the template's own parentheses
+        return vet(stripped[1:-1])
     if stripped.lower().strip("<>[]{}\"'` .") in _PLACEHOLDERS or stripped in ("...", "…"):
         return None, NOT_AN_ANSWER.format(what=f"{stripped!r} (a template word)")
     if looks_like_code(stripped):

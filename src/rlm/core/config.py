@@ -47,6 +47,9 @@ class RLMConfig:
     observers: tuple[Observer, ...] = ()
     # How a run may end: loop detection and pyrlm-runtime's finishing rules (core/guards.py).
     guards: FinishGuards = field(default_factory=FinishGuards)
+    # Show the root model the context's best-matching lines before its first turn
+    # (core/first_look.py). None: only for models with a window of at most 32k tokens.
+    first_look: bool | None = None
 
 
 def tool_specs(tools: Mapping[str, Any] | None, what: str) -> tuple[ToolSpec, ...]:

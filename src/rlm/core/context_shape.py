@@ -28,7 +28,7 @@ class ContextShape:
     example: str  # a ```repl block that searches this shape
 
 
-def _keys(doc: Any) -> tuple[str, str] | None:
+def document_keys(doc: Any) -> tuple[str, str] | None:
     if not isinstance(doc, dict):
         return None
     path = next((k for k in PATH_KEYS if isinstance(doc.get(k), str)), None)
@@ -48,7 +48,7 @@ def _listing(names: list[str]) -> str:
     return ", ".join(shown) + (f", ... and {more:,} more" if more else "")
 
 
-def _short_paths(paths: list[str]) -> tuple[str, list[str]]:
+def short_paths(paths: list[str]) -> tuple[str, list[str]]:
     """(common directory, paths relative to it) so a long shared prefix is said once."""
     if len(paths) < 2:
         return "", paths
@@ -118,13 +118,13 @@ def describe_shape(context: Any, name: str = "context") -> ContextShape:
         )
     if isinstance(context, (list, tuple)):
         items = list(context)
-        keys = [_keys(d) for d in items]
+        keys = [document_keys(d) for d in items]
         if items and all(keys):
             path_key, text_key = keys[0]  # type: ignore[misc]
             if all(k == (path_key, text_key) for k in keys):
                 paths = [d[path_key] for d in items]
                 chars = sum(len(d[text_key]) for d in items)
-                common, short = _short_paths(paths)
+                common, short = short_paths(paths)
                 where = f" under {common}/" if common else ""
                 return ContextShape(
                     "documents",
@@ -161,7 +161,7 @@ def context_as_text(context: Any) -> str:
     if isinstance(context, (list, tuple)):
         parts = []
         for item in context:
-            keys = _keys(item)
+            keys = document_keys(item)
             if keys:
                 parts.append(f"=== {item[keys[0]]} ===\n{item[keys[1]]}")
             elif isinstance(item, str):

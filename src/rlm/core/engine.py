@@ -16,6 +16,7 @@ from rlm.core import answers
 from rlm.core.broker import Broker
 from rlm.core.context_shape import describe_shape
 from rlm.core.feedback import format_result, prompt_for_record
+from rlm.core.first_look import look_budget
 from rlm.core.guards import Action, RunWatch
 from rlm.core.output_budget import block_output_chars, fit_to_window, reply_reserve
 from rlm.core.parsing import (
@@ -32,10 +33,10 @@ from rlm.core.prompts import (
     BEST_ANSWER,
     BUDGET_SPENT,
     COMPACTION,
-    FIRST_TURN,
     LOOP_DETECTED,
     OUT_OF_ITERATIONS,
     build_system_prompt,
+    first_turn,
     next_turn,
     query_line,
 )
@@ -60,6 +61,9 @@ from rlm.types import (
 
 log = logging.getLogger("rlm")
 DEFAULT_CONTEXT_WINDOW = 128_000
+# With `first_look=None`, models with windows up to this size get the first look: they
+# are the ones that cannot afford to explore a large context turn by turn.
+FIRST_LOOK_MAX_WINDOW = 32_768
 
 __all__ = ["open_environment", "run", "run_metadata", "spawn_child"]
 
@@ -175,16 +179,16 @@ class _Loop:
         )
         self._start_log(meta)
         self._append({"role": "system", "content": system})
-        first = FIRST_TURN.format(query_line=self._query())
-        if self.turn:
-            first = first.replace("`context`", f"`context_{self.turn}` (this turn's context)")
-            first += (
-                f"\n\n{self.turn + 1} contexts are loaded (`context_0` .. `context_{self.turn}`) "
-                f"and {self.turn} earlier conversation history(ies) (`history_0` .. "
-                f"`history_{self.turn - 1}`)."
-            )
-        if cfg.user_prologue:
-            first = f"{cfg.user_prologue}\n\n{first}"
+        look = cfg.first_look
+        if look is None:
+            look = self.context_window <= FIRST_LOOK_MAX_WINDOW
+        first = first_turn(
+            self.prompt,
+            self.root_prompt,
+            self.turn,
+            prologue=cfg.user_prologue,
+            look_chars=look_budget(self.context_window) if look else 0,
+        )
         self._append({"role": "user", "content": first})
         for number in range(1, cfg.max_iterations + 1):
             answer = self._iteration(last=number == cfg.max_iterations)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rlm.core.context_shape import ContextShape
+from rlm.core.first_look import first_look
 from rlm.environments import ToolSpec
 from rlm.types import CodeBlock, QueryMetadata
 
@@ -42,6 +44,15 @@ chunks that fit a sub-model, query the chunks with llm_query_batched, then aggre
 FIRST_TURN = (
     "{query_line}You have not looked at `context` yet. Reply with a ```repl block that "
     "searches it for words from the query, or looks at its structure."
+)
+# The same turn when the engine searched the context first (core/first_look.py). The query is
+# repeated after the passages: a small model attends to what it read last.
+FIRST_LOOK_TURN = (
+    "Before you started, a search of `context` for the query's words found these lines:"
+    "\n\n{look}\n\nThese lines are only a sample of the "
+    "context: to count, list, add up or compute things, write code in a ```repl block.\n\n"
+    "{query_line}If the lines above show the answer, reply now with one line: FINAL(...) with "
+    "the whole answer inside the parentheses, every part the query asks for."
 )
 # Offering FINAL first matters for small models: "continue, or finish" reads as "continue".
 # Never "FINAL(answer)": `answer` is a REPL name, and a small model copies templates literally.
@@ -171,6 +182,26 @@ def next_turn(blocks: Sequence[CodeBlock]) -> str:
         return ERROR_TURN
     printed = any(b.result.stdout.strip() or b.result.stderr.strip() for b in blocks)
     return NEXT_TURN if printed else NOTHING_PRINTED_TURN
+
+
+def first_turn(
+    context: Any, root_prompt: str | None, turn: int, *, prologue: str | None, look_chars: int
+) -> str:
+    """The opening user message. With `look_chars`, a query and a first turn, it carries the
+    first look: the context's lines that best match the query (core/first_look.py)."""
+    look = first_look(context, root_prompt, look_chars) if look_chars and root_prompt else None
+    if look is not None and not turn:
+        first = FIRST_LOOK_TURN.format(look=look.text, query_line=query_line(root_prompt))
+    else:
+        first = FIRST_TURN.format(query_line=query_line(root_prompt))
+    if turn:
+        first = first.replace("`context`", f"`context_{turn}` (this turn's context)")
+        first += (
+            f"\n\n{turn + 1} contexts are loaded (`context_0` .. `context_{turn}`) "
+            f"and {turn} earlier conversation history(ies) (`history_0` .. "
+            f"`history_{turn - 1}`)."
+        )
+    return f"{prologue}\n\n{first}" if prologue else first
 
 
 def query_line(root_prompt: str | None) -> str:

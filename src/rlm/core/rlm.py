@@ -83,6 +83,7 @@ class RLM:
         on_subcall_start: Callable[[int, str, str], None] | None = None,
         on_subcall_complete: Callable[[int, str, float, str | None], None] | None = None,
         retriever: Any = None,
+        first_look: bool | None = None,
     ):
         # Positional order is the reference's (`depth` is its fifth parameter).
         _require(isinstance(depth, int) and depth >= 0, "depth must be an int >= 0")
@@ -174,6 +175,7 @@ class RLM:
             ),
             depth=depth,
             user_prologue=user_prologue,
+            first_look=first_look,
             observers=_observers(
                 observers,
                 verbose,
