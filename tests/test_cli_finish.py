@@ -87,3 +87,19 @@ def test_rlm_logs_show_and_list_name_the_finish_reason(tmp_path):
     assert "finish reason: loop" in shown.stdout and "forced" in shown.stdout
     listed = CliRunner().invoke(main, ["logs", "list", "--log-dir", str(logs)])
     assert listed.stdout.split("\t")[4] == "loop"
+
+
+def test_an_unverified_answer_warns_and_exits_4(tmp_path):
+    """Given straight from the first look, twice, and in none of the lines shown."""
+    path = tmp_path / "constants.py"
+    path.write_text("\n".join([*[f"# note {i}" for i in range(200)], "RECORDS = 512 * 20"]))
+    kwargs = {"responses": ["FINAL(1024)", "FINAL(1024)"], "context_window": 8192}
+    args = [
+        "run", "What is the value of RECORDS?", "-c", str(path), "--backend", "scripted",
+        "--backend-kwargs", json.dumps(kwargs), "--environment", "local", "--json", "-q",
+    ]  # fmt: skip
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == EXIT_FORCED
+    data = json.loads(result.stdout)
+    assert (data["response"], data["finish_reason"]) == ("1024", "unverified")
+    assert "none of the lines it was shown says this answer" in result.stderr

@@ -12,6 +12,7 @@ from conftest import last_user, repl
 from env_support import ENGINE_ENVS
 from rlm import RLM
 from rlm.core.answers import vet
+from rlm.core.parsing import find_final
 from rlm.errors import TimeoutExceededError
 from rlm.logger import RLMLogger
 
@@ -132,10 +133,10 @@ def test_vet_keeps_real_answers():
     echo = 'FINAL(...)\n\nThe query to answer: "Which module defines COPY_BUFSIZE?"'
     assert vet(echo)[0] is None
     assert vet('Use FINAL(…) to answer "x"')[0] is None
-    # "FINAL((60))": the template's parentheses doubled; other parentheses stay.
-    assert vet("(60)") == ("60", "")
-    assert vet("(January, 2004)") == ("January, 2004", "")
-    assert vet("(a) or (b)")[0] == "(a) or (b)"
+    # "FINAL((60))" in prose: the template's parentheses doubled; other parentheses stay.
+    assert find_final("FINAL((60))").inner == "60"
+    assert find_final("FINAL((January, 2004))").inner == "January, 2004"
+    assert find_final("FINAL((a) or (b))").inner == "(a) or (b)"
 
 
 def test_prompts_never_tell_the_model_to_write_final_answer_literally():

@@ -10,7 +10,9 @@ import pytest
 from conftest import repl
 from env_support import ENGINE_ENVS
 from rlm import RLM
-from rlm.core.first_look import first_look, query_terms
+from rlm.core.first_look import first_look
+from rlm.core.grounding import grounded
+from rlm.core.query_terms import asks_for_count, query_terms
 
 LICENCE = "\n".join(
     [
@@ -66,7 +68,7 @@ def test_the_passage_that_answers_comes_with_its_neighbours():
 def test_documents_are_named_by_the_expression_that_reaches_them():
     look = first_look(PACKAGE, "What is the value of BUFFER_BYTES?", 2_000)
     assert look is not None
-    assert 'context[1]["content"] (core.py)' in look.text
+    assert '--- core.py (context[1]["content"]):' in look.text
     assert "BUFFER_BYTES = 8 * 4096" in look.text
     assert "'BUFFER_BYTES' is in core.py, util.py" in look.text
 
@@ -76,8 +78,8 @@ def test_a_query_naming_a_file_looks_there_first_and_missing_words_are_said():
     assert look is not None
     assert "'__init__.py' names context[0][\"content\"] (__init__.py)" in look.text
     assert "not in the context: 'functions', 'define', 'zebra'" in look.text
-    first_passage = look.text.split("--- ", 1)[1]
-    assert first_passage.startswith('context[0]["content"] (__init__.py)')
+    best_passage = look.text.rsplit("--- ", 1)[1]  # the best is shown last, nearest the query
+    assert best_passage.startswith('__init__.py (context[0]["content"])')
 
 
 def test_nothing_to_show_gives_none():
@@ -148,3 +150,100 @@ def test_without_a_query_there_is_no_first_look():
     )
     assert rlm.completion(LICENCE).response == "done"
     assert "found these lines" not in seen[0]
+
+
+# -- answers checked against the lines shown ---------------------------------------------------
+
+CONSTANTS = "\n".join(
+    [*[f"# filler comment {i}" for i in range(200)], "BLOCKSIZE = 512", "RECORDS = BLOCKSIZE * 20"]
+)
+
+
+def test_an_answer_is_grounded_when_the_lines_shown_say_it():
+    look = first_look(CONSTANTS, "What is the value of RECORDS in bytes?", 2_000)
+    assert look is not None
+    assert grounded("BLOCKSIZE * 20", look)  # text that is shown
+    assert not grounded("10240", look)  # computed: not written anywhere
+    assert not grounded("1024", look)  # invented
+    licence = first_look(LICENCE, "How many days may the holder object after the cure?", 2_000)
+    assert licence is not None
+    assert grounded("45", licence) and grounded("45 days", licence)
+    assert not grounded("4", licence)  # "4" is shown, but not next to any query word
+    assert grounded("x" * 100, licence)  # sentences are not judged
+
+
+@pytest.mark.parametrize("env", ENGINE_ENVS)
+def test_an_answer_no_shown_line_gives_is_sent_back_once_for_code(env):
+    replies = iter(["FINAL(1024)", repl("print(512 * 20)"), "FINAL(10240)"])
+    seen = []
+
+    def model(messages):
+        seen.append(messages[-1]["content"])
+        return next(replies)
+
+    rlm = RLM(
+        backend="function",
+        backend_kwargs={"function": model, "context_window": 8_192},
+        environment=env,
+    )
+    result = rlm.completion(CONSTANTS, root_prompt="What is the value of RECORDS in bytes?")
+    assert result.response == "10240" and result.finish_reason == "final"
+    assert "FINAL(1024) was not accepted yet" in seen[1]
+    assert "compute it with code" in seen[1]
+
+
+def test_the_same_ungrounded_answer_twice_is_returned_but_flagged_unverified():
+    rlm = RLM(
+        backend="scripted",
+        backend_kwargs={"responses": ["FINAL(1024)", "FINAL(1024)"], "context_window": 8_192},
+        environment="local",
+    )
+    result = rlm.completion(CONSTANTS, root_prompt="What is the value of RECORDS in bytes?")
+    assert (result.response, result.finish_reason) == ("1024", "unverified")
+    assert result.answer_forced  # `rlm run` exits 4 and warns
+
+
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        ("How many classes does errors.py define?", True),
+        ("How many of these modules define a class named Error?", True),
+        ("How many times is connect called?", True),
+        ("Count the modules that import os.", True),
+        ("How many days after notice may the licensee cure?", False),
+        ("How many bytes is a block?", False),
+        ("What is the value of BLOCKSIZE?", False),
+    ],
+)
+def test_a_query_that_asks_for_a_count_is_told_apart_from_a_stated_quantity(query, count):
+    assert asks_for_count(query) is count
+
+
+def test_a_count_gets_no_invitation_to_answer_from_the_sample_and_is_checked():
+    replies = iter(["FINAL(1)", repl("print(sum(1 for d in context if 'def ' in d['content']))")])
+    seen = []
+
+    def model(messages):
+        seen.append(messages[-1]["content"])
+        return next(replies, "FINAL(2)")
+
+    rlm = RLM(
+        backend="function",
+        backend_kwargs={"function": model, "context_window": 8_192},
+        environment="local",
+    )
+    result = rlm.completion(PACKAGE, root_prompt="How many files define a function with def?")
+    assert "This query asks for a count" in seen[0] and "reply now with one line" not in seen[0]
+    assert "the query asks for a count" in seen[1]  # FINAL(1) sent back for code
+    assert (result.response, result.finish_reason) == ("2", "final")
+
+
+def test_a_passage_that_opens_a_bracket_runs_on_until_it_closes():
+    code = "\n".join(
+        [*[f"# comment {i}" for i in range(100)], "TABLE = {", '    "a": "alpha",']
+        + [f'    "k{i}": "v{i}",' for i in range(6)]
+        + ['    "zz": "omega",', "}", *[f"# tail {i}" for i in range(100)]]
+    )
+    look = first_look(code, "Which key of TABLE holds alpha?", 3_000)
+    assert look is not None
+    assert '"zz": "omega",' in look.text and "\n}" in look.text

@@ -108,7 +108,7 @@ QUESTIONS: list[Question] = [
         "gpl3-date",
         "gpl-3",
         "On what date was version 3 of this licence published?",
-        ("29 June 2007", "June 29, 2007"),
+        ("29 June 2007", "June 29, 2007", "2007-06-29"),
         evidence=r"Version 3, 29 June 2007",
     ),
     # /usr/share/common-licenses, ~240 KB, a list of {path, content} documents

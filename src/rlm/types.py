@@ -207,8 +207,8 @@ class RLMChatCompletion:
     execution_time: float
     metadata: dict[str, Any] | None = None
     error: str | None = None
-    # How the run ended: "final", "auto_finalize", "max_iterations", "loop", "limit", "empty"
-    # or "plain" (documented in rlm.core.answers). None for records of other origins.
+    # How the run ended: "final", "auto_finalize", "max_iterations", "loop", "limit", "empty",
+    # "unverified" or "plain" (documented in rlm.core.answers). None for records of other origins.
     finish_reason: str | None = None
     # An rlm.Trace of the run's steps, built from its recorded trajectory (not serialised:
     # it is derived from what the log holds; see rlm.trace).
@@ -216,7 +216,8 @@ class RLMChatCompletion:
 
     @property
     def answer_forced(self) -> bool:
-        """True when the model did not give this answer as final (or there is none)."""
+        """True when the model did not give this answer as final (or there is none), or gave
+        it unverified."""
         return self.finish_reason not in (None, "final", "auto_finalize", "plain")
 
     def to_dict(self) -> dict[str, Any]:

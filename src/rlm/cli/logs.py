@@ -47,7 +47,7 @@ def resolve_run(log_dir: Path, ref: str) -> list[Run]:
 
 
 # Finish reasons meaning the model did not give the answer as final (rlm.core.answers).
-FORCED_REASONS = frozenset({"max_iterations", "loop", "limit", "empty"})
+FORCED_REASONS = frozenset({"max_iterations", "loop", "limit", "empty", "unverified"})
 
 
 def _row(run: Run) -> list[str]:

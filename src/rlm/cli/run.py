@@ -17,13 +17,16 @@ from rlm.cli.progress import Progress
 from rlm.errors import CancellationError, ConfigurationError, LimitExceededError, RLMError
 
 # Exit codes: documented in docs/cli.md. EXIT_FORCED: an answer was printed, but the model did
-# not give it as final (out of iterations, a loop, or no answer at all): do not trust it blindly.
+# not give it as final (out of iterations, a loop, or no answer at all), or gave it unverified
+# (no code ran and no line it was shown says it): do not trust it blindly.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_FORCED, EXIT_CANCELLED = 0, 1, 2, 3, 4, 130
 FORCED_WHY = {
     "max_iterations": "the model ran out of iterations; this answer was forced",
     "loop": "the run was stopped because the model repeated itself; this is its best answer so far",
     "empty": "the run ended without an answer",
     "limit": "a sub-call budget ran out; this answer was forced",
+    "unverified": "the model answered without running code, and none of the lines it was "
+    "shown says this answer; check it",
 }
 
 

@@ -13,6 +13,8 @@ Finish reasons (`RLMChatCompletion.finish_reason`, the JSONL log, `rlm run --jso
   limit          a limit tripped (budget, timeout, tokens, errors) or the run was cancelled;
                  the error carries the partial answer
   empty          the run ended without any usable answer
+  unverified     the model gave a final answer straight from the first look, no code ran, and
+                 no line it was shown says it, even after it was asked to check (core/grounding)
   plain          depth >= max_depth: one plain model call, its reply is the answer
 """
 
@@ -30,7 +32,8 @@ LOOP = "loop"
 LIMIT = "limit"
 EMPTY = "empty"
 PLAIN = "plain"
-FINISH_REASONS = (FINAL, AUTO_FINALIZE, MAX_ITERATIONS, LOOP, LIMIT, EMPTY, PLAIN)
+UNVERIFIED = "unverified"
+FINISH_REASONS = (FINAL, AUTO_FINALIZE, MAX_ITERATIONS, LOOP, LIMIT, EMPTY, UNVERIFIED, PLAIN)
 # Answers the model gave itself; any other reason means the answer was forced or is missing.
 MODEL_GIVEN = frozenset({FINAL, AUTO_FINALIZE, PLAIN})
 
@@ -99,9 +102,6 @@ def vet(text: str | None) -> tuple[str | None, str]:
     call = _FINAL_CALL.match(stripped)
     if call:  # "Final(answer)" copied as prose: judge what is inside
         return vet(call.group(1).strip().strip("'\""))
-    if stripped[:1] == "(" and stripped[-1:] == ")" and "(" not in stripped[1:-1]:
-        # "FINAL((60))": a small model wraps the answer in the template's own parentheses
-        return vet(stripped[1:-1])
     if stripped.lower().strip("<>[]{}\"'` .") in _PLACEHOLDERS or stripped in ("...", "…"):
         return None, NOT_AN_ANSWER.format(what=f"{stripped!r} (a template word)")
     if looks_like_code(stripped):

@@ -16,7 +16,7 @@ from rlm.core import answers
 from rlm.core.broker import Broker
 from rlm.core.context_shape import describe_shape
 from rlm.core.feedback import format_result, prompt_for_record
-from rlm.core.first_look import look_budget
+from rlm.core.first_look import opening_look
 from rlm.core.guards import Action, RunWatch
 from rlm.core.output_budget import block_output_chars, fit_to_window, reply_reserve
 from rlm.core.parsing import (
@@ -61,9 +61,6 @@ from rlm.types import (
 
 log = logging.getLogger("rlm")
 DEFAULT_CONTEXT_WINDOW = 128_000
-# With `first_look=None`, models with windows up to this size get the first look: they
-# are the ones that cannot afford to explore a large context turn by turn.
-FIRST_LOOK_MAX_WINDOW = 32_768
 
 __all__ = ["open_environment", "run", "run_metadata", "spawn_child"]
 
@@ -179,16 +176,15 @@ class _Loop:
         )
         self._start_log(meta)
         self._append({"role": "system", "content": system})
-        look = cfg.first_look
-        if look is None:
-            look = self.context_window <= FIRST_LOOK_MAX_WINDOW
-        first = first_turn(
+        look = opening_look(
             self.prompt,
             self.root_prompt,
-            self.turn,
-            prologue=cfg.user_prologue,
-            look_chars=look_budget(self.context_window) if look else 0,
+            setting=cfg.first_look,
+            window=self.context_window,
+            turn=self.turn,
         )
+        self.watch.evidence = look  # answers given from it alone are checked against it
+        first = first_turn(self.root_prompt, self.turn, prologue=cfg.user_prologue, look=look)
         self._append({"role": "user", "content": first})
         for number in range(1, cfg.max_iterations + 1):
             answer = self._iteration(last=number == cfg.max_iterations)
@@ -272,13 +268,14 @@ class _Loop:
             final, why_not = answers.vet(final)
             if why_not:
                 notes.append(why_not)
-        if final is not None and (refusal := self.watch.refuse_final()):
+        if final is not None and (refusal := self.watch.refuse_final(final)):
             return None, [*notes, refusal], answers.FINAL
         if final is None and blocks:
             auto = self._auto_finalize()
             if auto is not None:
                 return auto, notes, answers.AUTO_FINALIZE
-        return final, notes, answers.FINAL
+        unverified = final is not None and self.watch.unverified(final)
+        return final, notes, answers.UNVERIFIED if unverified else answers.FINAL
 
     def _auto_finalize(self) -> str | None:
         return self.watch.auto_finalize(self.env.resolve_variable)

@@ -16,7 +16,6 @@ for terms on its centre line, quoted phrases and documents whose path names a qu
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from bisect import bisect_right
@@ -24,8 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlm.core.context_shape import document_keys, short_paths
+from rlm.core.query_terms import Term, asks_for_count, query_terms
 
-__all__ = ["FirstLook", "first_look", "look_budget", "query_terms"]
+__all__ = ["FIRST_LOOK_MAX_WINDOW", "FirstLook", "first_look", "look_budget", "opening_look"]
+
+# With `first_look=None`, root models with windows up to this size get the first look: they
+# are the ones that cannot afford to explore a large context turn by turn.
+FIRST_LOOK_MAX_WINDOW = 32_768
 
 WINDOW = 2  # lines each side of a centre line that count towards its score and are shown
 MAX_LINE_CHARS = 200
@@ -33,47 +37,8 @@ MAX_PASSAGES = 8
 MAX_TERMS_LISTED = 8
 MIN_RELATIVE_SCORE = 0.3  # windows scoring under this share of the best are noise
 RARE_LINES = 30  # a term on at most this many lines gets its own passage
+MAX_EXTRA_LINES = 12  # lines a passage may grow to close its brackets
 MAX_CONTEXT_CHARS = 20_000_000  # past this, searching costs more than it saves: skip
-
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+(?:\.\d+)*")
-# A quoted phrase: the quote opens after a non-word character (so "package's" is no quote).
-_QUOTED = re.compile(r"""(?<![\w])(['"`])([^'"`\n]{1,60}?)\1(?![\w])""")
-
-# Words that frame a question rather than say what it is about.
-STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing done down during each either
-    else ever every few for from further had has have having he her here hers him his how i if
-    in into is it its itself just me more most my no nor not now of off on once only or other
-    our out over own same she should so some such than that the their them then there these
-    they this those through to too under until up upon very was we were what when where which
-    while who whom whose why will with within would you your yours
-    answer answers question questions tell give given find show say says said write number
-    numbers exactly exact name named called value values many much kind type please according
-    text document documents context whole use used using one ones thing things something
-    """.split()  # noqa: SIM905 (a word list reads better as text)
-)
-_SUFFIXES = ("ings", "ing", "ies", "es", "ed", "s")
-_ASKS_DATE = re.compile(r"\b(?:date|dated|when|year|month|day)\b", re.I)
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
-# "29 June 2007", "June 29, 2007", "January 2004", "2007-06-29", "1991"
-_DATE = re.compile(
-    rf"\b(?:\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+(?:\d{{1,2}},?\s+)?\d{{4}}"
-    r"|\d{4}-\d\d-\d\d)\b"
-)
-
-
-@dataclass(frozen=True)
-class Term:
-    text: str  # as the query wrote it
-    pattern: re.Pattern[str]
-    kind: str = "word"  # word | quoted | pair | definition | date
-    of: str = ""  # on a definition: the query word whose definition it finds
-
-    @property
-    def phrase(self) -> bool:
-        return self.kind != "word"
 
 
 @dataclass(frozen=True)
@@ -90,98 +55,10 @@ class FirstLook:
     text: str
     passages: int
     terms_found: int
-
-
-def _stem(word: str) -> str:
-    for suffix in _SUFFIXES:
-        if len(word) - len(suffix) >= 4 and word.endswith(suffix):
-            return word[: -len(suffix)] if suffix != "ies" else word[:-3] + "y"
-    return word
-
-
-def _word_pattern(word: str) -> tuple[str, str]:
-    """(dedup key, regex) for one query word. Plain words match any ending (`day` finds
-    "days") and both spellings of -nce/-nse and -ise/-ize (licence, license); identifiers
-    (with `_`, inner capitals, dots or digits) match whole."""
-    lower = word.lower()
-    if word.isalpha() and (word.islower() or word.istitle()) and len(word) >= 4:
-        stem = _stem(lower)
-        body = re.escape(stem)
-        body = re.sub(
-            r"n[cs]e?$", lambda m: "n[cs]" + ("e" if m.group(0).endswith("e") else ""), body
-        )
-        body = re.sub(
-            r"i[sz]e?$", lambda m: "i[sz]" + ("e" if m.group(0).endswith("e") else ""), body
-        )
-        return "w:" + re.sub(r"[sz]|c(?=e?$)", "s", stem), r"\b" + body + r"\w*"
-    return "w:" + lower, r"(?<![\w])" + re.escape(word) + r"(?![\w])"
-
-
-def _words(query: str) -> list[list[str]]:
-    """The query's content words, in runs of neighbours (a stop word or punctuation other
-    than `-` ends a run): "the copyright holder fails" -> [["copyright", "holder", "fails"]]."""
-    runs: list[list[str]] = [[]]
-    position = 0
-    for match in _WORD.finditer(query):
-        gap = query[position : match.start()]
-        position = match.end()
-        word = match.group(0)
-        if gap.strip(" -") or word.lower() in STOPWORDS or (len(word) < 2 and not word.isdigit()):
-            runs.append([])
-        if word.lower() not in STOPWORDS and (len(word) >= 2 or word.isdigit()):
-            runs[-1].append(word)
-    return [run for run in runs if run]
-
-
-def query_terms(query: str) -> list[Term]:
-    """The query's searchable terms: quoted phrases, pairs of neighbouring words ("version 3"),
-    single words and names, the definitions of those names in code, and a date when the query
-    asks for one."""
-    terms: dict[str, Term] = {}
-
-    def add(key: str, term: Term) -> None:
-        terms.setdefault(key, term)
-
-    for match in _QUOTED.finditer(query):
-        phrase = match.group(2)
-        if phrase.strip() and phrase.lower().strip() not in STOPWORDS:
-            add("q:" + phrase.lower(), Term(phrase, re.compile(re.escape(phrase), re.I), "quoted"))
-    for run in _words(query):
-        for first, second in itertools.pairwise(run):
-            pattern = _word_pattern(first)[1] + r"[\W_]+" + _word_pattern(second)[1]
-            add(
-                f"p:{first} {second}".lower(),
-                Term(f"{first} {second}", re.compile(pattern, re.I), "pair"),
-            )
-        for word in run:
-            parts = [word]
-            if "." in word and not word.replace(".", "").isdigit():
-                pieces = [p for p in word.split(".") if p]
-                # A file name (`errors.py`) is matched to document paths whole (see
-                # `named_documents`); its stem as a word (`__init__`) would find every
-                # `def __init__`. A dotted name (`TarFile.OPEN_METH`) also searches its parts.
-                is_file = len(pieces) == 2 and len(pieces[1]) <= 4 and pieces[1].islower()
-                parts += [] if is_file else pieces
-            for part in parts:
-                key, pattern = _word_pattern(part)
-                add(key, Term(part, re.compile(pattern, re.I)))
-    for term in list(terms.values()):
-        if not term.phrase and len(term.text) >= 3 and not term.text[0].isdigit():
-            # In code, the line that defines a name the query gives usually holds its answer:
-            # `def dedent(`, `class Charset:`, `MAXLINELEN = 78`.
-            name = re.escape(term.text)
-            pattern = re.compile(
-                rf"^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+{name}\b"
-                rf"|^[ \t]*{name}[ \t]*(?::[^=\n]*)?=(?!=)",
-                re.M,
-            )
-            add(
-                "d:" + term.text,
-                Term(f"definition of {term.text}", pattern, "definition", term.text),
-            )
-    if _ASKS_DATE.search(query):
-        add("t:date", Term("a date", _DATE, "date"))
-    return list(terms.values())
+    shown: tuple[str, ...] = ()  # the passages' lines, for checking answers (core/grounding)
+    terms: tuple[Term, ...] = ()
+    count: bool = False  # the query asks for things to be counted: that needs code
+    named: tuple[str, ...] = ()  # expressions of the documents the query names by file name
 
 
 def documents(context: Any, name: str = "context") -> list[Document]:
@@ -353,6 +230,40 @@ def _where(index: _Index, names: list[str]) -> str:
 
 
 def _pick(index: _Index, budget_chars: int) -> list[tuple[int, int, int]]:
+    """(document, first line, last line) of the passages to show, best last: a small model
+    answers from what it read last, and the query follows the passages."""
+    picked = _choose(index, budget_chars)
+    if picked:  # the best passage gets more context around it
+        score, d, first, last = max(picked)
+        picked[picked.index((score, d, first, last))] = (
+            score,
+            d,
+            max(0, first - WINDOW),
+            min(len(index.starts[d]) - 1, last + WINDOW),
+        )
+    picked = [(s, d, a, _closed(index, d, a, b)) for s, d, a, b in picked]
+    return [(d, first, last) for _score, d, first, last in sorted(_merged(picked))]
+
+
+def _closed(index: _Index, d: int, first: int, last: int) -> int:
+    """`last`, moved on (up to MAX_EXTRA_LINES) until the brackets the passage opens are
+    closed: `OPEN_METH = {` shown with its entries, not cut after the second."""
+    doc, starts = index.docs[d], index.starts[d]
+    depth = 0
+    for number in range(first, last + 1):
+        depth += _bracket_balance(_line(doc, starts, number))
+    end = last
+    while depth > 0 and end + 1 < len(starts) and end - last < MAX_EXTRA_LINES:
+        end += 1
+        depth += _bracket_balance(_line(doc, starts, end))
+    return end
+
+
+def _bracket_balance(line: str) -> int:
+    return sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
+
+
+def _choose(index: _Index, budget_chars: int) -> list[tuple[float, int, int, int]]:
     """(document, first line, last line) of the passages to show, within the budget: first the
     best window of each of the rarest terms (a name the query gives is where its answer is),
     then the best windows overall."""
@@ -370,7 +281,7 @@ def _pick(index: _Index, budget_chars: int) -> list[tuple[int, int, int]]:
         order += best.values()
     order += windows
     floor = MIN_RELATIVE_SCORE * windows[0][0] if windows else 0.0
-    picked: list[tuple[int, int, int]] = []
+    picked: list[tuple[float, int, int, int]] = []  # (score, document, first, last)
     used = 0
     for score, d, centre, _terms in order:
         if len(picked) >= MAX_PASSAGES:
@@ -379,30 +290,31 @@ def _pick(index: _Index, budget_chars: int) -> list[tuple[int, int, int]]:
             continue
         first = max(0, centre - WINDOW)
         last = min(len(index.starts[d]) - 1, centre + WINDOW)
-        if any(pd == d and first <= b and a <= last for pd, a, b in picked):
+        if any(pd == d and first <= b and a <= last for _s, pd, a, b in picked):
             continue
         cost = _chars(index.docs[d], index.starts[d], first, last)
         if picked and used + cost > budget_chars:
             continue
-        picked.append((d, first, last))
+        picked.append((score, d, first, last))
         used += cost
     # A file the query names is shown even where none of its words are: its opening lines.
     for hits in index.named_documents().values():
         for d in hits:
-            if all(pd != d for pd, _a, _b in picked) and len(picked) < MAX_PASSAGES:
-                picked.append((d, 0, min(len(index.starts[d]) - 1, 2 * WINDOW)))
-    return _merged(picked)
+            if all(pd != d for _s, pd, _a, _b in picked) and len(picked) < MAX_PASSAGES:
+                picked.append((floor, d, 0, min(len(index.starts[d]) - 1, 2 * WINDOW)))
+    return picked
 
 
-def _merged(passages: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """Passages in document order, neighbours joined: section 8 read as one text, not as
-    four shuffled pieces of it."""
-    out: list[tuple[int, int, int]] = []
-    for d, first, last in sorted(passages):
-        if out and out[-1][0] == d and first <= out[-1][2] + 2:
-            out[-1] = (d, out[-1][1], max(out[-1][2], last))
+def _merged(passages: list[tuple[float, int, int, int]]) -> list[tuple[float, int, int, int]]:
+    """Neighbouring passages joined, with the better score: section 8 read as one text, not
+    as four shuffled pieces of it."""
+    out: list[tuple[float, int, int, int]] = []
+    for score, d, first, last in sorted(passages, key=lambda p: (p[1], p[2])):
+        if out and out[-1][1] == d and first <= out[-1][3] + 2:
+            best, _d, start, end = out[-1]
+            out[-1] = (max(best, score), d, start, max(end, last))
         else:
-            out.append((d, first, last))
+            out.append((score, d, first, last))
     return out
 
 
@@ -422,11 +334,30 @@ def first_look(
         return None
     _common, names = short_paths([d.path or d.label for d in docs])
     blocks = []
+    shown: list[str] = []
     for d, first, last in _pick(index, budget_chars):
         doc = docs[d]
-        where = f"{doc.label} ({names[d]})" if doc.path else doc.label
+        # No line numbers, here or on the lines: a small model answered "141" (a line
+        # number) for a section and "200" for a number of days.
+        where = f"{names[d]} ({doc.label})" if doc.path else doc.label
         lines = _render_lines(doc, index.starts[d], first, last)
-        blocks.append(f"--- {where}, from line {first + 1}:\n{lines}")
+        blocks.append(f"--- {where}:\n{lines}")
+        shown += [names[d], *lines.splitlines(), ""]
     where = _where(index, names)
     text = (f"Where the query's words are:\n{where}\n\n" if where else "") + "\n\n".join(blocks)
-    return FirstLook(text, len(blocks), sum(1 for w in index.weights if w))
+    found = sum(1 for w in index.weights if w)
+    named = tuple(docs[d].label for hits in index.named_documents().values() for d in hits)
+    count = asks_for_count(query)
+    return FirstLook(text, len(blocks), found, tuple(shown), tuple(terms), count, named)
+
+
+def opening_look(
+    context: Any, query: str | None, *, setting: bool | None, window: int, turn: int
+) -> FirstLook | None:
+    """The first look for a run's opening turn, if it gets one: `setting` (RLM's
+    `first_look`) True or False decides; None means "for windows up to 32k tokens". Only a
+    run with a query, on its first turn (a persistent session's later turns have history)."""
+    enabled = setting if setting is not None else window <= FIRST_LOOK_MAX_WINDOW
+    if not enabled or not query or turn:
+        return None
+    return first_look(context, query, look_budget(window))

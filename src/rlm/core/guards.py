@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from rlm.core.answers import first_usable
+from rlm.core.first_look import FirstLook
+from rlm.core.grounding import grounded
 from rlm.types import CodeBlock
 
 DEFAULT_INVALID_RESPONSE_LIMIT = 3
@@ -40,6 +42,18 @@ LOOP_WARNING = (
 REPL_FIRST = (
     "FINAL was not accepted: no code has run yet, so the answer is not checked against the "
     "context. Write a ```repl block that finds it first."
+)
+# Said once, for an answer given from the first look alone that none of its lines show.
+UNGROUNDED = (
+    "FINAL({answer}) was not accepted yet: {answer} is not written in the lines shown above "
+    "next to the query's words. If it is a count or a computed value, compute it with code "
+    "in a ```repl block and print it. If the context states it, find that line with code "
+    "and print it. Then answer with FINAL(...)."
+)
+COUNT_FIRST = (
+    "FINAL({answer}) was not accepted yet: the query asks for a count, and the lines above "
+    "are only a sample. Count in code over the whole of `context` (the documents named above "
+    "are where to look) in a ```repl block, print the number, then answer with FINAL(...)."
 )
 SUBCALL_FIRST = (
     "FINAL was not accepted: this run requires at least one llm_query or rlm_query call "
@@ -97,17 +111,39 @@ class RunWatch:
     fallback_ran: bool = False
     invalid_streak: int = 0
     reason: str = ""  # why the last STOP was given (for the log)
+    evidence: FirstLook | None = None  # the first look the model was shown, if any
+    grounding_asked: bool = False
     _seen_code: set[str] = field(default_factory=set)
     _last_error: str | None = None
 
     # -- FINAL ------------------------------------------------------------------------------
-    def refuse_final(self) -> str | None:
+    def refuse_final(self, final: str | None = None) -> str | None:
         """Why a FINAL given now is not accepted, or None when it is."""
         if self.guards.require_repl_before_final and not self.repl_ran:
             return REPL_FIRST
+        if (
+            final is not None
+            and self.evidence is not None
+            and not self.repl_ran
+            and not self.grounding_asked
+            and not grounded(final, self.evidence)
+        ):
+            self.grounding_asked = True
+            note = COUNT_FIRST if self.evidence.count else UNGROUNDED
+            return note.format(answer=final.strip()[:80])
         if self.guards.require_subcall_before_final and self.subcalls == 0:
             return SUBCALL_FIRST
         return None
+
+    def unverified(self, final: str) -> bool:
+        """True for a FINAL accepted after the grounding request (see `refuse_final`) that is
+        still given without code and still in none of the lines shown."""
+        return (
+            self.grounding_asked
+            and not self.repl_ran
+            and self.evidence is not None
+            and not grounded(final, self.evidence)
+        )
 
     def auto_finalize(self, resolve: Callable[[str], str | None]) -> str | None:
         """The `auto_finalize_var` value when it is set to an answer and FINAL is allowed."""

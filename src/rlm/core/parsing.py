@@ -107,8 +107,12 @@ def find_final(text: str) -> FinalMarker | None:
         if inner is None:
             rest = prose[match.end() :].strip()
             inner = rest.removesuffix(")").strip() if rest else None
+        inner = (inner or "").strip()
+        if inner[:1] == "(" and inner[-1:] == ")" and "(" not in inner[1:-1]:
+            # "FINAL((60))": a small model doubles the template's own parentheses
+            inner = inner[1:-1].strip()
         if inner:
-            return FinalMarker(kind=match.group(1), inner=inner.strip())
+            return FinalMarker(kind=match.group(1), inner=inner)
     return None
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from rlm.core.context_shape import ContextShape
-from rlm.core.first_look import first_look
+from rlm.core.first_look import FirstLook
 from rlm.environments import ToolSpec
 from rlm.types import CodeBlock, QueryMetadata
 
@@ -51,8 +50,16 @@ FIRST_LOOK_TURN = (
     "Before you started, a search of `context` for the query's words found these lines:"
     "\n\n{look}\n\nThese lines are only a sample of the "
     "context: to count, list, add up or compute things, write code in a ```repl block.\n\n"
-    "{query_line}If the lines above show the answer, reply now with one line: FINAL(...) with "
-    "the whole answer inside the parentheses, every part the query asks for."
+    '{query_line}If the lines above show the answer, reply now with two lines: first "> " '
+    "and the line that shows it, copied; then FINAL(...) with the whole answer inside the "
+    "parentheses, every part the query asks for."
+)
+# A count cannot be read off a sample: no invitation to answer from the lines.
+FIRST_LOOK_COUNT_TURN = (
+    "Before you started, a search of `context` for the query's words found these lines:"
+    "\n\n{look}\n\n{query_line}This query asks for a count, and the lines above are only a "
+    "sample of the context. Count in code over {where}: reply with a ```repl block that "
+    "prints the number."
 )
 # Offering FINAL first matters for small models: "continue, or finish" reads as "continue".
 # Never "FINAL(answer)": `answer` is a REPL name, and a small model copies templates literally.
@@ -185,13 +192,16 @@ def next_turn(blocks: Sequence[CodeBlock]) -> str:
 
 
 def first_turn(
-    context: Any, root_prompt: str | None, turn: int, *, prologue: str | None, look_chars: int
+    root_prompt: str | None, turn: int, *, prologue: str | None, look: FirstLook | None
 ) -> str:
-    """The opening user message. With `look_chars`, a query and a first turn, it carries the
-    first look: the context's lines that best match the query (core/first_look.py)."""
-    look = first_look(context, root_prompt, look_chars) if look_chars and root_prompt else None
-    if look is not None and not turn:
-        first = FIRST_LOOK_TURN.format(look=look.text, query_line=query_line(root_prompt))
+    """The opening user message; with `look`, it shows the context's lines that best match
+    the query (core/first_look.py)."""
+    if look is not None:
+        where = " and ".join(f"`{n}`" for n in dict.fromkeys(look.named)) or "all of `context`"
+        if look.named:
+            where += " (the file the query names)" if len(look.named) == 1 else " (named files)"
+        template = FIRST_LOOK_COUNT_TURN if look.count else FIRST_LOOK_TURN
+        first = template.format(look=look.text, query_line=query_line(root_prompt), where=where)
     else:
         first = FIRST_TURN.format(query_line=query_line(root_prompt))
     if turn:

@@ -250,8 +250,9 @@ const FINISH_TEXT = {
   loop: "loop (stopped early: the model repeated itself; best answer so far)",
   limit: "limit (a limit tripped or the run was cancelled)",
   empty: "empty (no answer)",
+  unverified: "unverified (given without code, and written in none of the lines the model was shown)",
 };
-const FORCED = new Set(["max_iterations", "loop", "limit", "empty"]);
+const FORCED = new Set(["max_iterations", "loop", "limit", "empty", "unverified"]);
 
 function renderRun(run) {
   const main = $("#run");

@@ -1,0 +1,59 @@
+"""Is an answer written in what the model was shown? A check for answers given straight from
+the first look, before any code ran.
+
+A small model shown the right lines still answers from its head: "1024" for
+`RECORDSIZE = BLOCKSIZE * 20`, "2" for the number of functions in a file it saw three of.
+Such an answer is in none of the lines it read. The engine then refuses it once and asks for
+code (core/guards.py): a count or a computed value is computed, a value the text states is
+found and printed. A model that gives the same answer again is believed.
+
+The test is deliberately loose (a false alarm costs one turn; a miss costs nothing new):
+- a number must occur as a whole number on a shown line where a query word also is ("30"
+  next to "days", "512" next to BLOCKSIZE when BLOCKSIZE is asked about);
+- every word of other short text must occur in the shown lines, ignoring case and
+  punctuation (`charset.py, "Charset"` is grounded by a passage of charset.py);
+- sentences (long answers) are not judged;
+- an answer to a query that asks for a count ("how many classes does errors.py define") is
+  never grounded by the lines shown: they are a sample, and the count needs code.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rlm.core.first_look import FirstLook
+
+__all__ = ["grounded"]
+
+MAX_JUDGED_CHARS = 80
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)*(?![\w])")
+_PUNCTUATION = re.compile(r"[^\w.]+|\.(?!\w)")
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def _plain(text: str) -> str:
+    return " " + " ".join(_PUNCTUATION.sub(" ", text.lower()).split()) + " "
+
+
+def grounded(answer: str, look: FirstLook) -> bool:
+    """Whether `answer` is written in the lines `look` showed (see the module docstring)."""
+    text = answer.strip()
+    if look.count:  # a count read off a sample is a guess: it is counted in code or not at all
+        return False
+    if not text or len(text) > MAX_JUDGED_CHARS:
+        return True
+    numbers = _numbers(text)
+    if numbers:
+        return all(_number_shown(n, look) for n in numbers)
+    shown = set(_plain("\n".join(look.shown)).split())
+    return all(word in shown for word in _plain(text).split())
+
+
+def _number_shown(number: str, look: FirstLook) -> bool:
+    return any(
+        number in _numbers(line) and any(term.pattern.search(line) for term in look.terms)
+        for line in look.shown
+    )
