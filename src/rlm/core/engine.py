@@ -35,6 +35,7 @@ from rlm.core.prompts import (
     COMPACTION,
     LOOP_DETECTED,
     OUT_OF_ITERATIONS,
+    QUOTE_ONLY,
     build_system_prompt,
     first_turn,
     next_turn,
@@ -264,6 +265,8 @@ class _Loop:
             final, marker_note = self._final_from_prose(find_final(text))
             if marker_note:
                 notes.append(marker_note)
+            elif final is None and not blocks and text.lstrip().startswith(">"):
+                notes.append(QUOTE_ONLY)
         if final is not None:
             final, why_not = answers.vet(final)
             if why_not:

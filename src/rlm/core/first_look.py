@@ -113,8 +113,9 @@ class _Index:
         # yet "function" in the query says nothing.
         base = {t.text: w for t, w in zip(terms, self.weights, strict=True) if not t.phrase}
         for i, term in enumerate(terms):
-            if term.kind == "definition" and self.weights[i]:
-                self.weights[i] = 2.0 * base.get(term.of, 0.0)
+            if term.kind in ("definition", "member") and self.weights[i]:
+                factor = 2.0 if term.kind == "definition" else 1.0
+                self.weights[i] = factor * base.get(term.of, 0.0)
 
     def _weight(self, term: Term, index: int) -> float:
         lines = sum(len(h) for h in self.hits[index])
@@ -123,7 +124,10 @@ class _Index:
         # Squared, so one rare name the query gives (COPY_BUFSIZE, 4 lines) outranks a window
         # of three common words (Windows, platforms, bytes).
         rarity = math.log(1 + self.total_lines / lines) ** 2
-        return rarity * (2.0 if term.phrase else 1.0)
+        # A phrase the query quotes or a date it asks for is a strong signal; two neighbouring
+        # words ("level function") are rare anyway, and doubling them let docstrings that say
+        # "module-level function" outrank `def dedent(`.
+        return rarity * (1.0 if term.kind in ("word", "pair") else 2.0)
 
     def named_documents(self) -> dict[int, list[int]]:
         """term -> the documents whose file name it is (`errors.py`, `header` for header.py);

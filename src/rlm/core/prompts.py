@@ -50,9 +50,9 @@ FIRST_LOOK_TURN = (
     "Before you started, a search of `context` for the query's words found these lines:"
     "\n\n{look}\n\nThese lines are only a sample of the "
     "context: to count, list, add up or compute things, write code in a ```repl block.\n\n"
-    '{query_line}If the lines above show the answer, reply now with two lines: first "> " '
-    "and the line that shows it, copied; then FINAL(...) with the whole answer inside the "
-    "parentheses, every part the query asks for."
+    "{query_line}If the lines above show the answer, reply now with two short lines: first "
+    '"> " and the words of the lines above that show it, copied; then FINAL(...) with the '
+    "whole answer inside the parentheses, every part the query asks for."
 )
 # A count cannot be read off a sample: no invitation to answer from the lines.
 FIRST_LOOK_COUNT_TURN = (
@@ -77,6 +77,9 @@ ERROR_TURN = (
     "{query_line}Your code failed with the error above. Fix the code, or search another way, "
     "in a new ```repl block."
 )
+# The first look asks for "> the line" before FINAL; a model that stops after the quote
+# repeats it at temperature 0 unless told the quote is done.
+QUOTE_ONLY = "You quoted the line. Now reply with one line only: FINAL(...) with the answer."
 NO_CODE_TURN = (
     "{query_line}Your last reply ran no code and gave no FINAL. Write a ```repl block, or "
     "finish with one line: FINAL(...) with the answer itself inside the parentheses."

@@ -44,7 +44,7 @@ _DATE = re.compile(
 class Term:
     text: str  # as the query wrote it
     pattern: re.Pattern[str]
-    kind: str = "word"  # word | quoted | pair | definition | date
+    kind: str = "word"  # word | quoted | pair | definition | member | date
     of: str = ""  # on a definition: the query word whose definition it finds
 
     @property
@@ -128,17 +128,19 @@ def query_terms(query: str) -> list[Term]:
     for term in list(terms.values()):
         if not term.phrase and len(term.text) >= 3 and not term.text[0].isdigit():
             # In code, the line that defines a name the query gives usually holds its answer:
-            # `def dedent(`, `class Charset:`, `MAXLINELEN = 78`.
-            name = re.escape(term.text)
-            pattern = re.compile(
-                rf"^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+{name}\b"
-                rf"|^[ \t]*{name}[ \t]*(?::[^=\n]*)?=(?!=)",
-                re.M,
-            )
-            add(
-                "d:" + term.text,
-                Term(f"definition of {term.text}", pattern, "definition", term.text),
-            )
+            # `def dedent(`, `class Charset:`, `MAXLINELEN = 78`; a top-level one more than
+            # an indented one (a method or attribute of the same name).
+            for kind, indent in (("definition", ""), ("member", r"[ \t]+")):
+                name = re.escape(term.text)
+                pattern = re.compile(
+                    rf"^{indent}(?:(?:async[ \t]+)?def|class)[ \t]+{name}\b"
+                    rf"|^{indent}{name}[ \t]*(?::[^=\n]*)?=(?!=)",
+                    re.M,
+                )
+                label = "definition" if kind == "definition" else "indented definition"
+                add(
+                    f"{kind}:{term.text}", Term(f"{label} of {term.text}", pattern, kind, term.text)
+                )
     if _ASKS_DATE.search(query):
         add("t:date", Term("a date", _DATE, "date"))
     return list(terms.values())
