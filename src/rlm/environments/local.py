@@ -75,9 +75,11 @@ class LocalREPL(BaseEnv):
     def execute_code(self, code: str) -> REPLResult:
         if self._closed:
             raise REPLEnvironmentError("this LocalREPL is closed")
-        with self._cell_lock:
-            self._cell_thread, self._interrupt_sent = threading.get_ident(), False
         try:
+            # Inside the try: an interrupt may land the moment the lock is released, before
+            # the cell starts, and must be handled here like one that lands inside the cell.
+            with self._cell_lock:
+                self._cell_thread, self._interrupt_sent = threading.get_ident(), False
             out = self._session.run(code)
         except CellInterrupted:
             # The interrupt lost the race with the cell's end and landed in the bookkeeping
