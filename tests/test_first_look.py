@@ -11,7 +11,7 @@ from conftest import repl
 from env_support import ENGINE_ENVS
 from rlm import RLM
 from rlm.core.first_look import first_look
-from rlm.core.grounding import grounded
+from rlm.core.grounding import grounded, partial_date
 from rlm.core.query_terms import asks_for_count, query_terms
 
 LICENCE = "\n".join(
@@ -247,3 +247,23 @@ def test_a_passage_that_opens_a_bracket_runs_on_until_it_closes():
     look = first_look(code, "Which key of TABLE holds alpha?", 3_000)
     assert look is not None
     assert '"zz": "omega",' in look.text and "\n}" in look.text
+
+
+def test_a_year_given_for_a_date_is_sent_back_once_for_the_whole_date():
+    seen = []
+    replies = iter(["FINAL(2031)", "FINAL(12 March 2031)"])
+
+    def model(messages):
+        seen.append(messages[-1]["content"])
+        return next(replies)
+
+    rlm = RLM(
+        backend="function",
+        backend_kwargs={"function": model, "context_window": 8_192},
+        environment="local",
+    )
+    result = rlm.completion(LICENCE, root_prompt="On what date was version 4 published?")
+    assert (result.response, result.finish_reason) == ("12 March 2031", "final")
+    assert "give it whole (12 March 2031)" in seen[1]
+    look = first_look(LICENCE, "In which year was version 4 published?", 2_000)
+    assert look is not None and partial_date("2031", look) is None  # a year was asked for

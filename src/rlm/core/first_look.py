@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlm.core.context_shape import document_keys, short_paths
-from rlm.core.query_terms import Term, asks_for_count, query_terms
+from rlm.core.query_terms import Term, asks_for_count, asks_for_date, query_terms
 
 __all__ = ["FIRST_LOOK_MAX_WINDOW", "FirstLook", "first_look", "look_budget", "opening_look"]
 
@@ -59,6 +59,7 @@ class FirstLook:
     terms: tuple[Term, ...] = ()
     count: bool = False  # the query asks for things to be counted: that needs code
     named: tuple[str, ...] = ()  # expressions of the documents the query names by file name
+    date: bool = False  # the query asks for a whole date
 
 
 def documents(context: Any, name: str = "context") -> list[Document]:
@@ -351,8 +352,8 @@ def first_look(
     text = (f"Where the query's words are:\n{where}\n\n" if where else "") + "\n\n".join(blocks)
     found = sum(1 for w in index.weights if w)
     named = tuple(docs[d].label for hits in index.named_documents().values() for d in hits)
-    count = asks_for_count(query)
-    return FirstLook(text, len(blocks), found, tuple(shown), tuple(terms), count, named)
+    count, date = asks_for_count(query), asks_for_date(query)
+    return FirstLook(text, len(blocks), found, tuple(shown), tuple(terms), count, named, date)
 
 
 def opening_look(

@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 
 from rlm.core.first_look import FirstLook
+from rlm.core.query_terms import FULL_DATE
 
-__all__ = ["grounded"]
+__all__ = ["grounded", "partial_date"]
 
 MAX_JUDGED_CHARS = 80
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)*(?![\w])")
@@ -59,3 +60,16 @@ def _number_shown(number: str, look: FirstLook) -> bool:
         number in _numbers(line) and any(term.pattern.search(line) for term in look.terms)
         for line in look.shown
     )
+
+
+def partial_date(answer: str, look: FirstLook) -> str | None:
+    """For a query that asks for a date, answered with less than the whole date ("2007"
+    where a shown line says "29 June 2007"): that whole date; else None."""
+    if not look.date or FULL_DATE.search(answer):
+        return None
+    years = set(re.findall(r"\b\d{4}\b", answer))
+    for line in look.shown:
+        for match in FULL_DATE.finditer(line):
+            if years & set(re.findall(r"\d{4}", match.group(0))):
+                return match.group(0)
+    return None

@@ -29,7 +29,7 @@ from enum import Enum
 
 from rlm.core.answers import first_usable
 from rlm.core.first_look import FirstLook
-from rlm.core.grounding import grounded
+from rlm.core.grounding import grounded, partial_date
 from rlm.types import CodeBlock
 
 DEFAULT_INVALID_RESPONSE_LIMIT = 3
@@ -54,6 +54,11 @@ COUNT_FIRST = (
     "FINAL({answer}) was not accepted yet: the query asks for a count, and the lines above "
     "are only a sample. Count in code over the whole of `context` (the documents named above "
     "are where to look) in a ```repl block, print the number, then answer with FINAL(...)."
+)
+# Said once, for a year given where the query asks for a date and a shown line has it whole.
+WHOLE_DATE = (
+    "FINAL({answer}) was not accepted yet: the query asks for a date, and the lines above "
+    "give it whole ({date}). Answer with the whole date as written there."
 )
 SUBCALL_FIRST = (
     "FINAL was not accepted: this run requires at least one llm_query or rlm_query call "
@@ -113,6 +118,7 @@ class RunWatch:
     reason: str = ""  # why the last STOP was given (for the log)
     evidence: FirstLook | None = None  # the first look the model was shown, if any
     grounding_asked: bool = False
+    date_asked: bool = False
     _seen_code: set[str] = field(default_factory=set)
     _last_error: str | None = None
 
@@ -131,6 +137,11 @@ class RunWatch:
             self.grounding_asked = True
             note = COUNT_FIRST if self.evidence.count else UNGROUNDED
             return note.format(answer=final.strip()[:80])
+        if final is not None and self.evidence is not None and not self.date_asked:
+            whole = partial_date(final, self.evidence)
+            if whole is not None:
+                self.date_asked = True
+                return WHOLE_DATE.format(answer=final.strip()[:80], date=whole)
         if self.guards.require_subcall_before_final and self.subcalls == 0:
             return SUBCALL_FIRST
         return None

@@ -9,7 +9,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-__all__ = ["STOPWORDS", "Term", "asks_for_count", "query_terms"]
+__all__ = ["FULL_DATE", "STOPWORDS", "Term", "asks_for_count", "asks_for_date", "query_terms"]
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+(?:\.\d+)*")
 # A quoted phrase: the quote opens after a non-word character (so "package's" is no quote).
@@ -167,3 +167,15 @@ def asks_for_count(query: str) -> bool:
         if not any(_UNIT.match(word.strip("-")) for word in following):
             return True
     return False
+
+
+# A date with its day: "29 June 2007", "June 29, 2007", "2007-06-29".
+FULL_DATE = re.compile(
+    rf"\b(?:\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d\d-\d\d)\b"
+)
+_ASKS_FULL_DATE = re.compile(r"\b(?:what|which|on)\s+(?:\w+\s+)?(?:date|day)\b", re.I)
+
+
+def asks_for_date(query: str) -> bool:
+    """Whether the query asks for a whole date ("on what date", "which day"), not a year."""
+    return bool(_ASKS_FULL_DATE.search(query))
