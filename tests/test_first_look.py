@@ -267,3 +267,17 @@ def test_a_year_given_for_a_date_is_sent_back_once_for_the_whole_date():
     assert "give it whole (12 March 2031)" in seen[1]
     look = first_look(LICENCE, "In which year was version 4 published?", 2_000)
     assert look is not None and partial_date("2031", look) is None  # a year was asked for
+
+
+def test_the_whole_date_named_is_the_one_by_the_query_words():
+    text = "\n".join(
+        [
+            "   EXAMPLE LICENSE",
+            "   Version 3, 29 June 2007",
+            *[f"filler {i}" for i in range(50)],
+            "unless that arrangement was made prior to 28 March 2007.",
+        ]
+    )
+    look = first_look(text, "On what date was version 3 of this licence published?", 3_000)
+    assert look is not None
+    assert partial_date("2007", look) == "29 June 2007"

@@ -68,8 +68,16 @@ def partial_date(answer: str, look: FirstLook) -> str | None:
     if not look.date or FULL_DATE.search(answer):
         return None
     years = set(re.findall(r"\b\d{4}\b", answer))
+    # Several shown dates may hold that year ("28 March 2007" in a patent clause, "29 June
+    # 2007" by "Version 3"): only the one on the line with the most query words counts, and
+    # only when no other date ties with it (naming the wrong date would mislead).
+    scored: dict[str, int] = {}
     for line in look.shown:
+        words = sum(1 for t in look.terms if t.kind != "date" and t.pattern.search(line))
         for match in FULL_DATE.finditer(line):
             if years & set(re.findall(r"\d{4}", match.group(0))):
-                return match.group(0)
-    return None
+                scored[match.group(0)] = max(scored.get(match.group(0), 0), words)
+    ranked = sorted(scored.items(), key=lambda item: -item[1])
+    if not ranked or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]) or not ranked[0][1]:
+        return None
+    return ranked[0][0]
