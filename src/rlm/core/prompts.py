@@ -50,9 +50,11 @@ FIRST_LOOK_TURN = (
     "Before you started, a search of `context` for the query's words found these lines:"
     "\n\n{look}\n\nThese lines are only a sample of the "
     "context: to count, list, add up or compute things, write code in a ```repl block.\n\n"
-    "{query_line}If the lines above show the answer, reply now with two short lines: first "
-    '"> " and the words of the lines above that show it, copied; then FINAL(...) with the '
-    "whole answer inside the parentheses, every part the query asks for."
+    # "the line that shows it": asked for "the words of the lines that show it", the 1.5B
+    # model quoted whole paragraphs (one ran past a 150 s limit) and answered worse.
+    '{query_line}If the lines above show the answer, reply now with two lines: first "> " '
+    "and the line that shows it, copied; then FINAL(...) with the whole answer inside the "
+    "parentheses, every part the query asks for."
 )
 # A count cannot be read off a sample: no invitation to answer from the lines.
 FIRST_LOOK_COUNT_TURN = (
