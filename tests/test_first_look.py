@@ -267,6 +267,13 @@ def test_a_year_given_for_a_date_is_sent_back_once_for_the_whole_date():
     assert "give it whole (12 March 2031)" in seen[1]
     look = first_look(LICENCE, "In which year was version 4 published?", 2_000)
     assert look is not None and partial_date("2031", look) is None  # a year was asked for
+    stubborn = RLM(
+        backend="scripted",
+        backend_kwargs={"responses": ["FINAL(2031)", "FINAL(2031)"], "context_window": 8_192},
+        environment="local",
+    )
+    again = stubborn.completion(LICENCE, root_prompt="On what date was version 4 published?")
+    assert (again.response, again.finish_reason) == ("2031", "unverified")
 
 
 def test_the_whole_date_named_is_the_one_by_the_query_words():

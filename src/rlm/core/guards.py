@@ -147,14 +147,14 @@ class RunWatch:
         return None
 
     def unverified(self, final: str) -> bool:
-        """True for a FINAL accepted after the grounding request (see `refuse_final`) that is
-        still given without code and still in none of the lines shown."""
-        return (
-            self.grounding_asked
-            and not self.repl_ran
-            and self.evidence is not None
-            and not grounded(final, self.evidence)
-        )
+        """True for a FINAL accepted after a request to check it (see `refuse_final`) that
+        still fails the check: given without code and in none of the lines shown, or still
+        only the year of the whole date the lines show."""
+        if self.evidence is None:
+            return False
+        if self.date_asked and partial_date(final, self.evidence) is not None:
+            return True
+        return self.grounding_asked and not self.repl_ran and not grounded(final, self.evidence)
 
     def auto_finalize(self, resolve: Callable[[str], str | None]) -> str | None:
         """The `auto_finalize_var` value when it is set to an answer and FINAL is allowed."""
