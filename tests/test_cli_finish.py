@@ -102,4 +102,4 @@ def test_an_unverified_answer_warns_and_exits_4(tmp_path):
     assert result.exit_code == EXIT_FORCED
     data = json.loads(result.stdout)
     assert (data["response"], data["finish_reason"]) == ("1024", "unverified")
-    assert "none of the lines it was shown says this answer" in result.stderr
+    assert "nor anything its code printed says this answer" in result.stderr

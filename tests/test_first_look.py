@@ -225,7 +225,7 @@ def test_a_count_gets_no_invitation_to_answer_from_the_sample_and_is_checked():
 
     def model(messages):
         seen.append(messages[-1]["content"])
-        return next(replies, "FINAL(2)")
+        return next(replies, "FINAL(3)")
 
     rlm = RLM(
         backend="function",
@@ -235,7 +235,26 @@ def test_a_count_gets_no_invitation_to_answer_from_the_sample_and_is_checked():
     result = rlm.completion(PACKAGE, root_prompt="How many files define a function with def?")
     assert "This query asks for a count" in seen[0] and "reply now with one line" not in seen[0]
     assert "the query asks for a count" in seen[1]  # FINAL(1) sent back for code
-    assert (result.response, result.finish_reason) == ("2", "final")
+    assert (result.response, result.finish_reason) == ("3", "final")  # the count it printed
+
+
+def test_an_answer_after_code_must_be_in_what_the_code_printed_or_the_lines_shown():
+    def build(answer):
+        return RLM(
+            backend="scripted",
+            backend_kwargs={
+                "responses": [repl("print(len(context))"), f"FINAL({answer})"],
+                "context_window": 8_192,
+            },
+            environment="local",
+        )
+
+    question = "How many days may the holder object after the cure?"
+    printed = str(len(LICENCE))
+    assert build(printed).completion(LICENCE, root_prompt=question).finish_reason == "final"
+    assert build("45").completion(LICENCE, root_prompt=question).finish_reason == "final"
+    invented = build("7").completion(LICENCE, root_prompt=question)
+    assert (invented.response, invented.finish_reason) == ("7", "unverified")
 
 
 def test_a_passage_that_opens_a_bracket_runs_on_until_it_closes():

@@ -25,8 +25,8 @@ FORCED_WHY = {
     "loop": "the run was stopped because the model repeated itself; this is its best answer so far",
     "empty": "the run ended without an answer",
     "limit": "a sub-call budget ran out; this answer was forced",
-    "unverified": "the model answered without running code, and none of the lines it was "
-    "shown says this answer; check it",
+    "unverified": "neither the lines the model was shown nor anything its code printed "
+    "says this answer; check it",
 }
 
 

@@ -13,8 +13,9 @@ Finish reasons (`RLMChatCompletion.finish_reason`, the JSONL log, `rlm run --jso
   limit          a limit tripped (budget, timeout, tokens, errors) or the run was cancelled;
                  the error carries the partial answer
   empty          the run ended without any usable answer
-  unverified     the model gave a final answer straight from the first look, no code ran, and
-                 no line it was shown says it, even after it was asked to check (core/grounding)
+  unverified     (with a first look) the final answer is in none of the lines the model was
+                 shown nor in what its code printed, even after one request to check it;
+                 or a year repeated where the whole date was asked for (core/grounding)
   plain          depth >= max_depth: one plain model call, its reply is the answer
 """
 

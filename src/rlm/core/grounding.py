@@ -13,6 +13,8 @@ The test is deliberately loose (a false alarm costs one turn; a miss costs nothi
 - every word of other short text must occur in the shown lines, ignoring case and
   punctuation (`charset.py, "Charset"` is grounded by a passage of charset.py);
 - sentences (long answers) are not judged;
+- once code ran, what it printed (or passed to FINAL) counts as shown too: "1" answered
+  after the code printed "0" is in neither;
 - an answer to a query that asks for a count ("how many classes does errors.py define") is
   never grounded by the lines shown: they are a sample, and the count needs code.
 """
@@ -20,6 +22,7 @@ The test is deliberately loose (a false alarm costs one turn; a miss costs nothi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from rlm.core.first_look import FirstLook
 from rlm.core.query_terms import FULL_DATE
@@ -42,17 +45,21 @@ def _words(text: str) -> set[str]:
     return words | {part for word in words if "." in word for part in word.split(".") if part}
 
 
-def grounded(answer: str, look: FirstLook) -> bool:
-    """Whether `answer` is written in the lines `look` showed (see the module docstring)."""
+def grounded(answer: str, look: FirstLook, outputs: Sequence[str] = ()) -> bool:
+    """Whether `answer` is written in what the model saw: the lines `look` showed, or what its
+    code printed or passed to FINAL (`outputs`). See the module docstring."""
     text = answer.strip()
-    if look.count:  # a count read off a sample is a guess: it is counted in code or not at all
+    printed = "\n".join(outputs)
+    if look.count and not printed:  # a count read off a sample is a guess
         return False
     if not text or len(text) > MAX_JUDGED_CHARS:
         return True
     numbers = _numbers(text)
     if numbers:
-        return all(_number_shown(n, look) for n in numbers)
-    return _words(text) <= _words("\n".join(look.shown))
+        return all(
+            n in _numbers(printed) or (not look.count and _number_shown(n, look)) for n in numbers
+        )
+    return _words(text) <= _words("\n".join(look.shown)) | _words(printed)
 
 
 def _number_shown(number: str, look: FirstLook) -> bool:

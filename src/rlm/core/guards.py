@@ -119,6 +119,7 @@ class RunWatch:
     evidence: FirstLook | None = None  # the first look the model was shown, if any
     grounding_asked: bool = False
     date_asked: bool = False
+    outputs: list[str] = field(default_factory=list)  # what code printed, with a first look
     _seen_code: set[str] = field(default_factory=set)
     _last_error: str | None = None
 
@@ -154,7 +155,9 @@ class RunWatch:
             return False
         if self.date_asked and partial_date(final, self.evidence) is not None:
             return True
-        return self.grounding_asked and not self.repl_ran and not grounded(final, self.evidence)
+        if self.repl_ran:  # the answer must be in the lines shown or in what the code printed
+            return not grounded(final, self.evidence, self.outputs)
+        return self.grounding_asked and not grounded(final, self.evidence)
 
     def auto_finalize(self, resolve: Callable[[str], str | None]) -> str | None:
         """The `auto_finalize_var` value when it is set to an answer and FINAL is allowed."""
@@ -168,6 +171,9 @@ class RunWatch:
         if blocks:
             self.repl_ran = True
         self.subcalls += sum(len(b.result.rlm_calls) for b in blocks)
+        if self.evidence is not None:  # what the model saw, for checking its answer
+            for block in blocks:
+                self.outputs += [block.result.stdout, str(block.result.final_answer or "")]
 
     # -- after an iteration without a final answer ------------------------------------------
     def after_iteration(self, response_text: str, blocks: Sequence[CodeBlock]) -> Verdict:

@@ -250,7 +250,7 @@ const FINISH_TEXT = {
   loop: "loop (stopped early: the model repeated itself; best answer so far)",
   limit: "limit (a limit tripped or the run was cancelled)",
   empty: "empty (no answer)",
-  unverified: "unverified (given without code, and written in none of the lines the model was shown)",
+  unverified: "unverified (in none of the lines the model was shown, nor in what its code printed)",
 };
 const FORCED = new Set(["max_iterations", "loop", "limit", "empty", "unverified"]);
 
