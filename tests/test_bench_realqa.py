@@ -75,3 +75,29 @@ def test_runner_end_to_end_with_a_function_model(tmp_path, monkeypatch):
     assert "Reproduce: `pytest`" in table and "RLM wrong answers that exited 0: 0" in table
     saved = json.loads((tmp_path / "realqa-test.json").read_text())
     assert len(saved["rows"]) == len(rows)
+
+
+@pytest.mark.skipif(not _available("apache-2.0"), reason="no /usr/share/common-licenses here")
+def test_replay_feeds_recorded_replies_through_this_engine(tmp_path, monkeypatch):
+    """A recorded run whose model guessed '9' straight from the first look, twice: this
+    engine's replay returns it as unverified (exit 4) without any model."""
+    from benchmarks.realqa.replay import replay
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    logs = tmp_path / "old-logs"
+    logs.mkdir()
+    log = logs / "rlm_run.jsonl"
+    log.write_text(
+        "\n".join(
+            json.dumps({"type": "iteration", "iteration": i, "response": "FINAL(9)"})
+            for i in (1, 2)
+        )
+    )
+    row = {"qid": "apache-warranty-section", "method": "rlm", "prediction": "9",
+           "finish_reason": "final", "exit_code": 0, "log_path": f"/elsewhere/{log.name}"}  # fmt: skip
+    (tmp_path / "old.jsonl").write_text(json.dumps(row) + "\n")
+    md = replay("old", window=8_192, out_dir=tmp_path)
+    saved = json.loads((tmp_path / "old-replay.json").read_text())["rows"]
+    assert saved[0]["replayed"][1:] == ["unverified", 4]
+    assert saved[0]["correct"] is False and not saved[0]["needs_rerun"]
+    assert "Wrong answers that exit 0 in the replay: 0" in md.read_text()

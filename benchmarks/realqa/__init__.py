@@ -25,12 +25,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="no run: write --name's table from these earlier runs' results (comma list), "
         "each row keeping the commit and command that measured it",
     )
+    sp.add_argument(
+        "--replay",
+        help="no model: feed this earlier run's recorded replies through this checkout's engine",
+    )
     sp.set_defaults(fn=run)
 
 
 def run(args: argparse.Namespace) -> None:
     from benchmarks.realqa import runner
 
+    if args.replay:
+        from benchmarks.realqa.replay import replay
+
+        print(replay(args.replay))
+        return
     if args.combine:
         runner.combine(args.combine.split(","), args.name, args.notes)
         return
