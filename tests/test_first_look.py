@@ -212,6 +212,7 @@ def test_the_same_ungrounded_answer_twice_is_returned_but_flagged_unverified():
         ("Count the modules that import os.", True),
         ("How many days after notice may the licensee cure?", False),
         ("How many bytes is a block?", False),
+        ("How many days?", False),  # the unit is the last word, before the question mark
         ("What is the value of BLOCKSIZE?", False),
     ],
 )

@@ -153,18 +153,16 @@ _UNITS = (
     "bit|kb|mb|gb|character|char|page|percent|dollar|euro|mile|meter|metre|"
     "kilometer|kilometre|foot|feet|inch|pound|kilogram|gram|degree|point|step"
 )
-_COUNT = re.compile(
-    r"\b(?:how\s+many|number\s+of|count\s+(?:of\s+)?the)\s+((?:[\w-]+\s+){0,3})", re.I
-)
+_COUNT = re.compile(r"\b(?:how\s+many|number\s+of|count\s+(?:of\s+)?the)\b", re.I)
 _UNIT = re.compile(rf"^(?:{_UNITS})(?:e?s)?$", re.I)
 
 
 def asks_for_count(query: str) -> bool:
     """Whether the query asks for things to be counted (not for a quantity the text states,
     like "how many days after notice"): a count needs code over the whole context."""
-    for match in _COUNT.finditer(query + " "):
-        following = match.group(1).split()
-        if not any(_UNIT.match(word.strip("-")) for word in following):
+    for match in _COUNT.finditer(query):
+        following = re.findall(r"[A-Za-z]+", query[match.end() :])[:3]  # "days?" is "days"
+        if not any(_UNIT.match(word) for word in following):
             return True
     return False
 
