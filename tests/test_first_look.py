@@ -172,20 +172,27 @@ def test_an_answer_is_grounded_when_the_lines_shown_say_it():
     assert grounded("x" * 100, licence)  # sentences are not judged
 
 
-@pytest.mark.parametrize("env", ENGINE_ENVS)
-def test_an_answer_no_shown_line_gives_is_sent_back_once_for_code(env):
-    replies = iter(["FINAL(1024)", repl("print(512 * 20)"), "FINAL(10240)"])
-    seen = []
+def recording_rlm(replies: list[str], env: str = "local") -> tuple[RLM, list[str]]:
+    """An RLM whose 8k-window model plays `replies` in order; `seen` gets each turn's last
+    message."""
+    seen: list[str] = []
+    script = iter(replies)
 
     def model(messages):
         seen.append(messages[-1]["content"])
-        return next(replies)
+        return next(script)
 
     rlm = RLM(
         backend="function",
         backend_kwargs={"function": model, "context_window": 8_192},
         environment=env,
     )
+    return rlm, seen
+
+
+@pytest.mark.parametrize("env", ENGINE_ENVS)
+def test_an_answer_no_shown_line_gives_is_sent_back_once_for_code(env):
+    rlm, seen = recording_rlm(["FINAL(1024)", repl("print(512 * 20)"), "FINAL(10240)"], env)
     result = rlm.completion(CONSTANTS, root_prompt="What is the value of RECORDS in bytes?")
     assert result.response == "10240" and result.finish_reason == "final"
     assert "FINAL(1024) was not accepted yet" in seen[1]
@@ -270,18 +277,7 @@ def test_a_passage_that_opens_a_bracket_runs_on_until_it_closes():
 
 
 def test_a_year_given_for_a_date_is_sent_back_once_for_the_whole_date():
-    seen = []
-    replies = iter(["FINAL(2031)", "FINAL(12 March 2031)"])
-
-    def model(messages):
-        seen.append(messages[-1]["content"])
-        return next(replies)
-
-    rlm = RLM(
-        backend="function",
-        backend_kwargs={"function": model, "context_window": 8_192},
-        environment="local",
-    )
+    rlm, seen = recording_rlm(["FINAL(2031)", "FINAL(12 March 2031)"])
     result = rlm.completion(LICENCE, root_prompt="On what date was version 4 published?")
     assert (result.response, result.finish_reason) == ("12 March 2031", "final")
     assert "give it whole (12 March 2031)" in seen[1]
