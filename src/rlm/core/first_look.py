@@ -53,8 +53,6 @@ class FirstLook:
     """What the search found, rendered for the model by `text`."""
 
     text: str
-    passages: int
-    terms_found: int
     shown: tuple[str, ...] = ()  # the passages' lines, for checking answers (core/grounding)
     terms: tuple[Term, ...] = ()
     count: bool = False  # the query asks for things to be counted: that needs code
@@ -350,10 +348,9 @@ def first_look(
         shown += [names[d], *lines.splitlines(), ""]
     where = _where(index, names)
     text = (f"Where the query's words are:\n{where}\n\n" if where else "") + "\n\n".join(blocks)
-    found = sum(1 for w in index.weights if w)
     named = tuple(docs[d].label for hits in index.named_documents().values() for d in hits)
     count, date = asks_for_count(query), asks_for_date(query)
-    return FirstLook(text, len(blocks), found, tuple(shown), tuple(terms), count, named, date)
+    return FirstLook(text, tuple(shown), tuple(terms), count, named, date)
 
 
 def opening_look(
