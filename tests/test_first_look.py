@@ -200,11 +200,7 @@ def test_an_answer_no_shown_line_gives_is_sent_back_once_for_code(env):
 
 
 def test_the_same_ungrounded_answer_twice_is_returned_but_flagged_unverified():
-    rlm = RLM(
-        backend="scripted",
-        backend_kwargs={"responses": ["FINAL(1024)", "FINAL(1024)"], "context_window": 8_192},
-        environment="local",
-    )
+    rlm, _seen = recording_rlm(["FINAL(1024)", "FINAL(1024)"])
     result = rlm.completion(CONSTANTS, root_prompt="What is the value of RECORDS in bytes?")
     assert (result.response, result.finish_reason) == ("1024", "unverified")
     assert result.answer_forced  # `rlm run` exits 4 and warns
@@ -283,11 +279,7 @@ def test_a_year_given_for_a_date_is_sent_back_once_for_the_whole_date():
     assert "give it whole (12 March 2031)" in seen[1]
     look = first_look(LICENCE, "In which year was version 4 published?", 2_000)
     assert look is not None and partial_date("2031", look) is None  # a year was asked for
-    stubborn = RLM(
-        backend="scripted",
-        backend_kwargs={"responses": ["FINAL(2031)", "FINAL(2031)"], "context_window": 8_192},
-        environment="local",
-    )
+    stubborn, _seen = recording_rlm(["FINAL(2031)", "FINAL(2031)"])
     again = stubborn.completion(LICENCE, root_prompt="On what date was version 4 published?")
     assert (again.response, again.finish_reason) == ("2031", "unverified")
 
