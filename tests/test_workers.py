@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 SCRIPT = textwrap.dedent(
     '''
@@ -65,3 +66,27 @@ def test_without_pressure_the_batch_bound_is_what_limits_concurrency():
     result = run_tree(max_threads=128)
     assert len(result["answer"].split("|")) == 36
     assert result["peak"] > 6  # children's batches really ran side by side
+
+
+def test_a_thread_busy_with_a_task_queued_while_full_is_not_counted_idle():
+    # The accounting behind `saturated`, which decides whether a waiter may run the task it
+    # waits for: a thread that finishes one task and picks up one that was queued while the
+    # pool was full is busy, not idle. Counted idle, `saturated` stayed False while every
+    # thread was blocked, and nested batches deadlocked under load.
+    from rlm.core.workers import ElasticPool
+
+    pool = ElasticPool(name="test-pool", max_threads=1)
+    first_may_end, second_may_end = threading.Event(), threading.Event()
+    second_started = threading.Event()
+
+    def second():
+        second_started.set()
+        second_may_end.wait(10)
+
+    pool.submit(first_may_end.wait, 10)
+    pool.submit(second)  # queued: the only thread is busy
+    assert pool.saturated
+    first_may_end.set()
+    assert second_started.wait(10)
+    assert pool.saturated, "the one thread is running the queued task"
+    second_may_end.set()

@@ -59,7 +59,13 @@ class ElasticPool:
         self.max_threads = max_threads or _max_threads_from_env()
         self._tasks: queue.SimpleQueue[PoolTask] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        # Every queued task is either promised to an idle thread (`_idle` was taken down for
+        # it) or unpromised (`_unpromised`): a thread that finishes takes an unpromised task
+        # before it counts itself idle. Otherwise a thread busy with such a task would still
+        # count as idle, `saturated` would stay False, and waiters would never help: the
+        # nested-batch deadlock CI hit under load.
         self._idle = 0
+        self._unpromised = 0
         self._alive = 0
         self._count = 0
 
@@ -77,7 +83,8 @@ class ElasticPool:
                 self._idle -= 1  # an idle worker will take it
                 return task
             if self._alive >= self.max_threads:
-                return task  # a busy worker (or a helping waiter) will take it
+                self._unpromised += 1  # a busy worker (or a helping waiter) will take it
+                return task
             self._alive += 1
             self._count += 1
             number = self._count
@@ -99,7 +106,10 @@ class ElasticPool:
                 task.run()
             del task
             with self._lock:
-                self._idle += 1
+                if self._unpromised > 0:
+                    self._unpromised -= 1  # the next get() is one of those: still busy
+                else:
+                    self._idle += 1
 
 
 def _max_threads_from_env() -> int:
