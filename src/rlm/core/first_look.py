@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlm.core.context_shape import document_keys, short_paths
+from rlm.core.counting import CountCheck, count_check
 from rlm.core.query_terms import Term, asks_for_count, asks_for_date, query_terms
 
 __all__ = ["FIRST_LOOK_MAX_WINDOW", "FirstLook", "first_look", "look_budget", "opening_look"]
@@ -58,6 +59,8 @@ class FirstLook:
     count: bool = False  # the query asks for things to be counted: that needs code
     named: tuple[str, ...] = ()  # expressions of the documents the query names by file name
     date: bool = False  # the query asks for a whole date
+    count_check: CountCheck | None = None  # the exact count, when the query says what and how
+    count_in: str = "context"  # an expression for the text a count runs over
 
 
 def documents(context: Any, name: str = "context") -> list[Document]:
@@ -348,9 +351,30 @@ def first_look(
         shown += [names[d], *lines.splitlines(), ""]
     where = _where(index, names)
     text = (f"Where the query's words are:\n{where}\n\n" if where else "") + "\n\n".join(blocks)
-    named = tuple(docs[d].label for hits in index.named_documents().values() for d in hits)
+    named_docs = list(dict.fromkeys(d for hits in index.named_documents().values() for d in hits))
+    named = tuple(docs[d].label for d in named_docs)
     count, date = asks_for_count(query), asks_for_date(query)
-    return FirstLook(text, tuple(shown), tuple(terms), count, named, date)
+    counted = named_docs or range(len(docs))
+    check = count_check(
+        query,
+        [docs[d].text for d in counted],
+        ", ".join(names[d] for d in named_docs) if named_docs else "the context",
+    )
+    count_in = _text_expression([docs[d] for d in counted], not named_docs, name)
+    return FirstLook(text, tuple(shown), tuple(terms), count, named, date, check, count_in)
+
+
+def _text_expression(docs: list[Document], every: bool, name: str) -> str:
+    """Python that gives the text of `docs` (one document, a few named ones joined, or
+    `every` document of the context), for the counting example the model is shown."""
+    if len(docs) == 1:
+        return docs[0].label
+    if not every:
+        return '"\\n".join([' + ", ".join(d.label for d in docs) + "])"
+    item = re.fullmatch(re.escape(name) + r"\[\d+\](.*)", docs[0].label)
+    if item is not None and all(d.label.endswith(item.group(1)) for d in docs):
+        return f'"\\n".join(doc{item.group(1)} for doc in {name})'
+    return f'"\\n".join(v for v in {name}.values() if isinstance(v, str))'
 
 
 def opening_look(

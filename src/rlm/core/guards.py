@@ -60,6 +60,13 @@ WHOLE_DATE = (
     "FINAL({answer}) was not accepted yet: the query asks for a date, and the lines above "
     "give it whole ({date}). Answer with the whole date as written there."
 )
+# Said once, for a count that disagrees with the engine's own count of what the query quotes
+# and describes (core/counting.py): `text.count("class ")` also counts "Base class for".
+COUNT_CHECK = (
+    "FINAL({answer}) was not accepted yet: counting the {what} in {where} exactly gives "
+    "{count}. Check what your code counted: `text.count(...)` also counts matches inside "
+    "other words, comments and docstrings. Then answer with FINAL(...)."
+)
 SUBCALL_FIRST = (
     "FINAL was not accepted: this run requires at least one llm_query or rlm_query call "
     "before the final answer. Make one in a ```repl block first."
@@ -119,6 +126,7 @@ class RunWatch:
     evidence: FirstLook | None = None  # the first look the model was shown, if any
     grounding_asked: bool = False
     date_asked: bool = False
+    count_asked: bool = False
     outputs: list[str] = field(default_factory=list)  # what code printed, with a first look
     _seen_code: set[str] = field(default_factory=set)
     _last_error: str | None = None
@@ -143,18 +151,37 @@ class RunWatch:
             if whole is not None:
                 self.date_asked = True
                 return WHOLE_DATE.format(answer=final.strip()[:80], date=whole)
+        check = self.evidence.count_check if self.evidence is not None else None
+        if (
+            final is not None
+            and check is not None
+            and not self.count_asked
+            and check.agrees(final) is False
+        ):
+            self.count_asked = True
+            return COUNT_CHECK.format(
+                answer=final.strip()[:80],
+                what=check.what,
+                where=check.where,
+                count=check.describe(),
+            )
         if self.guards.require_subcall_before_final and self.subcalls == 0:
             return SUBCALL_FIRST
         return None
 
     def unverified(self, final: str) -> bool:
         """True for a FINAL accepted after a request to check it (see `refuse_final`) that
-        still fails the check: given without code and in none of the lines shown, or still
-        only the year of the whole date the lines show."""
+        still fails the check: given without code and in none of the lines shown, still
+        only the year of the whole date the lines show, or a count the engine's own exact
+        count of what the query describes disagrees with."""
         if self.evidence is None:
             return False
         if self.date_asked and partial_date(final, self.evidence) is not None:
             return True
+        check = self.evidence.count_check
+        agrees = check.agrees(final) if check is not None else None
+        if agrees is not None:  # the engine counted it itself: nothing else to check
+            return not agrees
         if self.repl_ran:  # the answer must be in the lines shown or in what the code printed
             return not grounded(final, self.evidence, self.outputs)
         return self.grounding_asked and not grounded(final, self.evidence)

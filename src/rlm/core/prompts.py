@@ -61,7 +61,15 @@ FIRST_LOOK_COUNT_TURN = (
     "Before you started, a search of `context` for the query's words found these lines:"
     "\n\n{look}\n\n{query_line}This query asks for a count, and the lines above are only a "
     "sample of the context. Count in code over {where}: reply with a ```repl block that "
-    "prints the number."
+    "prints the number. Count whole lines, and print a few of what you counted to check it, "
+    "for example:\n```repl\ntext = {count_in}\n{count_code}\n```{count_note}"
+)
+# Without a quoted text to count, the example leaves it open; `text.count(word)` (what small
+# models write unprompted) also counts the word inside comments, docstrings and longer words.
+COUNT_CODE = 'found = [line for line in text.split("\\n") if line.startswith("...")]\nprint(len(found), found[:3])'
+COUNT_NOTE = (
+    '\nPut what the counted lines start with in place of "...", or test `"..." in line` to '
+    "count the lines that contain it."
 )
 # Offering FINAL first matters for small models: "continue, or finish" reads as "continue".
 # Never "FINAL(answer)": `answer` is a REPL name, and a small model copies templates literally.
@@ -206,7 +214,15 @@ def first_turn(
         if look.named:
             where += " (the file the query names)" if len(look.named) == 1 else " (named files)"
         template = FIRST_LOOK_COUNT_TURN if look.count else FIRST_LOOK_TURN
-        first = template.format(look=look.text, query_line=query_line(root_prompt), where=where)
+        check = look.count_check
+        first = template.format(
+            look=look.text,
+            query_line=query_line(root_prompt),
+            where=where,
+            count_in=look.count_in,
+            count_code=check.code if check else COUNT_CODE,
+            count_note="" if check else COUNT_NOTE,
+        )
     else:
         first = FIRST_TURN.format(query_line=query_line(root_prompt))
     if turn:

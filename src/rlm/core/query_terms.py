@@ -9,11 +9,19 @@ import itertools
 import re
 from dataclasses import dataclass
 
-__all__ = ["FULL_DATE", "STOPWORDS", "Term", "asks_for_count", "asks_for_date", "query_terms"]
+__all__ = [
+    "FULL_DATE",
+    "QUOTED",
+    "STOPWORDS",
+    "Term",
+    "asks_for_count",
+    "asks_for_date",
+    "query_terms",
+]
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*|\d+(?:\.\d+)*")
 # A quoted phrase: the quote opens after a non-word character (so "package's" is no quote).
-_QUOTED = re.compile(r"""(?<![\w])(['"`])([^'"`\n]{1,60}?)\1(?![\w])""")
+QUOTED = re.compile(r"""(?<![\w])(['"`])([^'"`\n]{1,60}?)\1(?![\w])""")
 
 # Words that frame a question rather than say what it is about.
 STOPWORDS = frozenset(
@@ -102,7 +110,7 @@ def query_terms(query: str) -> list[Term]:
     def add(key: str, term: Term) -> None:
         terms.setdefault(key, term)
 
-    for match in _QUOTED.finditer(query):
+    for match in QUOTED.finditer(query):
         phrase = match.group(2)
         if phrase.strip() and phrase.lower().strip() not in STOPWORDS:
             add("q:" + phrase.lower(), Term(phrase, re.compile(re.escape(phrase), re.I), "quoted"))

@@ -1,0 +1,125 @@
+"""Counts the engine can make itself: a query that quotes what to count and says how.
+
+"How many lines start with 'class '", "how many lines in errors.py contain 'Defect'", "how many
+times does 'Licensee' appear": such a query leaves nothing to judgement, so the engine counts
+it exactly and checks the model's answer against that (core/guards.py). A small model that
+writes `text.count("class ")` counts "Base class for" in docstrings too and answers 30 where
+26 lines start with `class `; told the exact count once, it corrects itself, and an answer that
+still disagrees ends the run as `unverified` instead of exiting 0.
+
+Where a reading is ambiguous (case, `splitlines()` splitting at form feeds where `grep` does
+not, an indented line "starting" with the text), every reasonable reading is accepted: the
+check exists to catch a count of the wrong thing, not to pick between fair readings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rlm.core.query_terms import QUOTED, asks_for_count
+
+__all__ = ["CountCheck", "count_check"]
+
+# What precedes the quote says how to count ("start with the word 'x'", "contain the text").
+_NOUN = r"(?:\s+(?:the\s+|a\s+)?(?:word|text|string|phrase|prefix|suffix|keyword)s?)?\s*$"
+_STARTS = re.compile(r"\b(?:start(?:s|ed|ing)?|begin(?:s|ning)?)\s+with" + _NOUN, re.I)
+_ENDS = re.compile(r"\bend(?:s|ed|ing)?\s+with" + _NOUN, re.I)
+# "lines that contain", "lines of charset.py mention", "lines with"
+_CONTAINS = re.compile(
+    r"\blines?\b[^'\"`?]*?\b(?:contain|mention|includ|hav|has|with)\w*" + _NOUN, re.I
+)
+_TIMES = re.compile(r"\b(?:times|occurrences?|occurs?|appears?|instances?)\b", re.I)
+
+
+@dataclass(frozen=True)
+class CountCheck:
+    """The exact count of what a query describes, and every fair reading of it."""
+
+    what: str  # "lines starting with 'class '"
+    where: str  # "errors.py", or "the context"
+    expected: int  # the literal reading: exact case, lines split at newlines
+    accepted: frozenset[int]
+    code: str = ""  # Python that counts it, given `text`: the example the model is shown
+
+    def agrees(self, answer: str) -> bool | None:
+        """Whether the answer's number is a fair count; None when it holds no single number
+        (a sentence, a list): then the check has nothing to say."""
+        numbers = {n.replace(",", "") for n in re.findall(r"(?<![\w.])\d[\d,]*(?![\w.])", answer)}
+        if len(numbers) != 1:
+            return None
+        return int(numbers.pop()) in self.accepted
+
+    def describe(self) -> str:
+        others = sorted(self.accepted - {self.expected})
+        also = f" (read differently, e.g. ignoring case: {', '.join(map(str, others))})"
+        return f"{self.expected}{also if others else ''}"
+
+
+def _line_counts(texts: Sequence[str], keep) -> set[int]:
+    counts = set()
+    for split in (lambda t: t.split("\n"), str.splitlines):
+        for fold in (False, True):
+            counts.add(sum(1 for t in texts for line in split(t) if keep(line, fold)))
+    return counts
+
+
+def count_check(query: str, texts: Sequence[str], where: str) -> CountCheck | None:
+    """The check for a counting `query` over `texts` (the documents it names, or all of
+    them), or None when the query does not quote what to count and say how."""
+    if not asks_for_count(query) or not texts:
+        return None
+    quotes = list(QUOTED.finditer(query))
+    if len(quotes) != 1:
+        return None
+    quote = quotes[0]
+    literal, before = quote.group(2), query[: quote.start()]
+    if not literal.strip():
+        return None
+
+    def case(text: str, fold: bool) -> str:
+        return text.lower() if fold else text
+
+    needle = {False: literal, True: literal.lower()}
+    if _STARTS.search(before):
+        what = f"lines starting with {literal!r}"
+        exact = _line_counts(texts, lambda line, fold: case(line, fold).startswith(needle[fold]))
+        loose = _line_counts(
+            texts, lambda line, fold: case(line.lstrip(), fold).startswith(needle[fold].lstrip())
+        )
+        accepted = exact | loose
+        expected = sum(1 for t in texts for line in t.split("\n") if line.startswith(literal))
+        test = f"line.startswith({literal!r})"
+    elif _ENDS.search(before):
+        what = f"lines ending with {literal!r}"
+        exact = _line_counts(texts, lambda line, fold: case(line, fold).endswith(needle[fold]))
+        loose = _line_counts(
+            texts, lambda line, fold: case(line.rstrip(), fold).endswith(needle[fold].rstrip())
+        )
+        accepted = exact | loose
+        expected = sum(1 for t in texts for line in t.split("\n") if line.endswith(literal))
+        test = f"line.endswith({literal!r})"
+    elif _CONTAINS.search(before):
+        what = f"lines containing {literal!r}"
+        accepted = _line_counts(texts, lambda line, fold: needle[fold] in case(line, fold))
+        expected = sum(1 for t in texts for line in t.split("\n") if literal in line)
+        test = f"{literal!r} in line"
+    elif _TIMES.search(query):
+        what = f"occurrences of {literal!r}"
+        word = re.compile(r"(?<!\w)" + re.escape(literal.strip()) + r"(?!\w)")
+        word_folded = re.compile(word.pattern, re.I)
+        accepted = {
+            sum(t.count(literal) for t in texts),
+            sum(t.lower().count(literal.lower()) for t in texts),
+            sum(len(word.findall(t)) for t in texts),
+            sum(len(word_folded.findall(t)) for t in texts),
+        }
+        expected = sum(t.count(literal) for t in texts)
+        return CountCheck(
+            what, where, expected, frozenset(accepted), f"print(text.count({literal!r}))"
+        )
+    else:
+        return None
+    code = f'found = [line for line in text.split("\\n") if {test}]\nprint(len(found), found[:3])'
+    return CountCheck(what, where, expected, frozenset(accepted), code)
