@@ -172,7 +172,7 @@ def test_an_answer_is_grounded_when_the_lines_shown_say_it():
     assert grounded("x" * 100, licence)  # sentences are not judged
 
 
-def recording_rlm(replies: list[str], env: str = "local") -> tuple[RLM, list[str]]:
+def recording_rlm(replies: list[str], env: str = "local", **rlm_kwargs) -> tuple[RLM, list[str]]:
     """An RLM whose 8k-window model plays `replies` in order; `seen` gets each turn's last
     message."""
     seen: list[str] = []
@@ -186,6 +186,7 @@ def recording_rlm(replies: list[str], env: str = "local") -> tuple[RLM, list[str
         backend="function",
         backend_kwargs={"function": model, "context_window": 8_192},
         environment=env,
+        **rlm_kwargs,
     )
     return rlm, seen
 
@@ -296,3 +297,14 @@ def test_the_whole_date_named_is_the_one_by_the_query_words():
     look = first_look(text, "On what date was version 3 of this licence published?", 3_000)
     assert look is not None
     assert partial_date("2007", look) == "29 June 2007"
+
+
+def test_require_repl_before_final_accepts_what_the_first_look_shows():
+    # The router's profiles set require_repl_before_final; the first look is the engine's own
+    # search, so an answer its lines show passes, and one they do not is sent to code.
+    question = "How many days may the holder object after the cure?"
+    for answer, turns in (("45", 1), ("12", 3)):
+        replies = [f"FINAL({answer})", repl("print(45)"), "FINAL(45)"]
+        rlm, seen = recording_rlm(replies, require_repl_before_final=True)
+        result = rlm.completion(LICENCE, root_prompt=question)
+        assert (result.response, result.finish_reason, len(seen)) == ("45", "final", turns)

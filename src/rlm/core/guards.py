@@ -10,7 +10,8 @@ once `invalid_response_limit` of them come in a row (default: 3).
 
 Finishing rules (RLM keywords, as in pyrlm-runtime):
 - `require_repl_before_final`: a FINAL before any code has run is refused (the model is
-  told to check first).
+  told to check first), unless the lines of the first look (the engine's own search,
+  core/first_look.py) show it.
 - `require_subcall_before_final`: a FINAL before any llm_query / rlm_query call is refused.
 - `invalid_response_limit`: that many replies in a row without code or FINAL run
   `fallback_code` (once, if given), else end the run (finish reason "loop").
@@ -134,7 +135,10 @@ class RunWatch:
     # -- FINAL ------------------------------------------------------------------------------
     def refuse_final(self, final: str | None = None) -> str | None:
         """Why a FINAL given now is not accepted, or None when it is."""
-        if self.guards.require_repl_before_final and not self.repl_ran:
+        # The first look is the engine's own search of the context: an answer its lines show
+        # is checked against the context, which is what require_repl_before_final asks for.
+        shown = final is not None and self.evidence is not None and grounded(final, self.evidence)
+        if self.guards.require_repl_before_final and not self.repl_ran and not shown:
             return REPL_FIRST
         if (
             final is not None
