@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rlm.core.context_shape import ContextShape
@@ -61,8 +62,8 @@ FIRST_LOOK_COUNT_TURN = (
     "Before you started, a search of `context` for the query's words found these lines:"
     "\n\n{look}\n\n{query_line}This query asks for a count, and the lines above are only a "
     "sample of the context. Count in code over {where}: reply with a ```repl block that "
-    "prints the number. Count whole lines, and print a few of what you counted to check it, "
-    "for example:\n```repl\ntext = {count_in}\n{count_code}\n```{count_note}"
+    "prints the number and a few of the things it counted, to check them, for example:"
+    "\n```repl\ntext = {count_in}\n{count_code}\n```{count_note}"
 )
 # Without a quoted text to count, the example leaves it open; `text.count(word)` (what small
 # models write unprompted) also counts the word inside comments, docstrings and longer words.
@@ -71,6 +72,15 @@ COUNT_NOTE = (
     '\nPut what the counted lines start with in place of "...", or test `"..." in line` to '
     "count the lines that contain it."
 )
+# "How many different versions": counting lines that match counts repeats of one version.
+DISTINCT_CODE = (
+    'import re\nfound = set(re.findall(r"...", text))\nprint(len(found), sorted(found)[:10])'
+)
+DISTINCT_NOTE = (
+    '\nPut a pattern for the values in place of "..." (its group, if it has one, is what is '
+    "kept), so each different value is counted once."
+)
+_DISTINCT = re.compile(r"\b(?:different|distinct|unique)\b", re.I)
 # Offering FINAL first matters for small models: "continue, or finish" reads as "continue".
 # Never "FINAL(answer)": `answer` is a REPL name, and a small model copies templates literally.
 NEXT_TURN = (
@@ -215,13 +225,14 @@ def first_turn(
             where += " (the file the query names)" if len(look.named) == 1 else " (named files)"
         template = FIRST_LOOK_COUNT_TURN if look.count else FIRST_LOOK_TURN
         check = look.count_check
+        distinct = bool(root_prompt and _DISTINCT.search(root_prompt))
         first = template.format(
             look=look.text,
             query_line=query_line(root_prompt),
             where=where,
             count_in=look.count_in,
-            count_code=check.code if check else COUNT_CODE,
-            count_note="" if check else COUNT_NOTE,
+            count_code=check.code if check else (DISTINCT_CODE if distinct else COUNT_CODE),
+            count_note="" if check else (DISTINCT_NOTE if distinct else COUNT_NOTE),
         )
     else:
         first = FIRST_TURN.format(query_line=query_line(root_prompt))
