@@ -22,6 +22,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
+from rlm.core.constants import annotate, assignments
 from rlm.core.context_shape import document_keys, short_paths
 from rlm.core.counting import CountCheck, count_check
 from rlm.core.query_terms import Term, asks_for_count, asks_for_date, query_terms
@@ -202,7 +203,11 @@ def _chars(doc: Document, starts: list[int], first: int, last: int) -> int:
 
 def _render_lines(doc: Document, starts: list[int], first: int, last: int) -> str:
     # No number on each line: a small model answered "141" (a line number) for a section.
-    return "\n".join(_line(doc, starts, n) for n in range(first, last + 1))
+    lines = [_line(doc, starts, n) for n in range(first, last + 1)]
+    if not any("=" in line for line in lines):
+        return "\n".join(lines)
+    defined = assignments(doc.text)  # `X = A * 20` gets its value written after it
+    return "\n".join(annotate(line, defined) for line in lines)
 
 
 def _where(index: _Index, names: list[str]) -> str:
