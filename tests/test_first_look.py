@@ -163,7 +163,7 @@ def test_an_answer_is_grounded_when_the_lines_shown_say_it():
     look = first_look(CONSTANTS, "What is the value of RECORDS in bytes?", 2_000)
     assert look is not None
     assert grounded("BLOCKSIZE * 20", look)  # text that is shown
-    assert not grounded("10240", look)  # computed: not written anywhere
+    assert grounded("10240", look)  # its value, written after the line (core/constants.py)
     assert not grounded("1024", look)  # invented
     licence = first_look(LICENCE, "How many days may the holder object after the cure?", 2_000)
     assert licence is not None
