@@ -1,15 +1,20 @@
 """Turn `--context` arguments into the value the REPL sees as `context`.
 
 One file (or stdin) gives its content: a str, or the parsed value for JSON. Several files, a
-directory or a glob give a list of documents `{"path": ..., "content": ...}`. Problems are
+directory or a glob give a list of documents `{"path": ..., "content": ...}`. Files ending in
+.gz, .bz2 or .xz are read decompressed. Problems are
 reported before anything runs or any log is written.
 """
 
 from __future__ import annotations
 
+import bz2
 import glob
+import gzip
 import json
+import lzma
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +25,9 @@ GLOB_CHARS = set("*?[")
 SNIFF_BYTES = 8192
 # Directories never worth sending to a model (hidden ones, like .git, are skipped too).
 SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
+# Compressed text is read decompressed, up to a bound (a small archive can expand enormously).
+COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+MAX_DECOMPRESSED = 512 * 2**20
 
 
 class ContextError(ConfigurationError):
@@ -66,11 +74,24 @@ def _parse(text: str, where: str, suffix: str) -> Any:
 
 
 def _read_file(path: Path, shown: str) -> Any:
+    suffix = path.suffix.lower()
+    opener = COMPRESSED.get(suffix)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ContextError(f"{shown}: cannot read it ({exc.strerror or exc})") from exc
-    return _parse(_decode(raw, shown), shown, path.suffix.lower())
+        if opener is None:
+            raw = path.read_bytes()
+        else:  # Debian ships its man pages and most of /usr/share/doc gzipped
+            suffix = Path(path.stem).suffix.lower()  # `data.json.gz` is JSON
+            with opener(path, "rb") as stream:
+                raw = stream.read(MAX_DECOMPRESSED + 1)
+            if len(raw) > MAX_DECOMPRESSED:
+                raise ContextError(
+                    f"{shown}: decompresses to over {MAX_DECOMPRESSED // 2**20} MB; "
+                    "decompress it yourself and pass the parts you need"
+                )
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise ContextError(f"{shown}: cannot read it ({why})") from exc
+    return _parse(_decode(raw, shown), shown, suffix)
 
 
 def _read_stdin(stream: IO[bytes] | IO[str]) -> Any:
