@@ -99,8 +99,8 @@ def test_directory_context_is_a_list_of_documents(tmp_path):
     assert stdout.strip() == "[('docs/a.md', 'alpha'), ('docs/sub/b.json', {'k': [1, 2]})]"
 
 
-def test_compressed_files_are_read_decompressed(tmp_path):
-    # Debian ships man pages and most of /usr/share/doc gzipped.
+def test_compressed_and_latin1_files_are_read(tmp_path):
+    # Debian ships man pages and most of /usr/share/doc gzipped, and some of it in Latin-1.
     import bz2
     import gzip
     import lzma
@@ -111,6 +111,7 @@ def test_compressed_files_are_read_decompressed(tmp_path):
     (docs / "data.json.bz2").write_bytes(bz2.compress(b'{"k": 2}'))
     (docs / "notes.txt.xz").write_bytes(lzma.compress(b"heron"))
     (docs / "broken.gz").write_bytes(b"\x1f\x8b\x08 not really gzip")
+    (docs / "AUTHORS").write_bytes("Fran\u00e7ois Pinard\n".encode("latin-1"))
     logs = tmp_path / "logs"
     code = "```repl\nprint([(d['path'], d['content']) for d in context])\n```"
     result = invoke(
@@ -118,11 +119,13 @@ def test_compressed_files_are_read_decompressed(tmp_path):
     )
     assert result.exit_code == 0, result.stderr
     assert "skipped docs/broken.gz" in result.stderr
+    assert "note: docs/AUTHORS: not UTF-8 (byte 4), read as Latin-1" in result.stderr
     (run,) = read_log(next(logs.glob("*.jsonl")))
     stdout = run.iterations[0]["code_blocks"][0]["result"]["stdout"]
     assert "('docs/data.json.bz2', {'k': 2})" in stdout
     assert "('docs/ls.1.gz', '.SH NAME\\nls \\\\- list directory contents\\n')" in stdout
     assert "('docs/notes.txt.xz', 'heron')" in stdout
+    assert "('docs/AUTHORS', 'François Pinard\\n')" in stdout
 
 
 def test_stdin_json_is_parsed(tmp_path):

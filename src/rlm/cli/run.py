@@ -107,6 +107,8 @@ def execute(
     if loaded is not None and not options.quiet:
         for path, why in loaded.skipped:
             err_console.print(f"skipped {path}: {why}", style="yellow", highlight=False)
+        for note in loaded.notes:
+            err_console.print(f"note: {note}", style="dim", highlight=False)
         err_console.print(
             f"context: {len(loaded.documents)} document(s), {loaded.chars:,} characters",
             style="dim",
