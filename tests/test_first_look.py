@@ -278,6 +278,9 @@ def test_a_year_given_for_a_date_is_sent_back_once_for_the_whole_date():
     result = rlm.completion(LICENCE, root_prompt="On what date was version 4 published?")
     assert (result.response, result.finish_reason) == ("12 March 2031", "final")
     assert "give it whole (12 March 2031)" in seen[1]
+    # the closing line follows the note; "gave no FINAL" contradicted it, and the model
+    # repeated the year
+    assert "gave no FINAL" not in seen[1] and "the answer the note above asks for" in seen[1]
     look = first_look(LICENCE, "In which year was version 4 published?", 2_000)
     assert look is not None and partial_date("2031", look) is None  # a year was asked for
     stubborn, _seen = recording_rlm(["FINAL(2031)", "FINAL(2031)"])

@@ -353,7 +353,7 @@ class _Loop:
         elif last:
             parts.append(BEST_ANSWER.format(query_line=self._query(), why=why))
         else:
-            template = next_turn(blocks)
+            template = next_turn(blocks, refused=self.watch.refused)
             parts.append(template.format(query_line=self._query()))
         return "\n\n".join(parts)
 

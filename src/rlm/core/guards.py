@@ -128,6 +128,7 @@ class RunWatch:
     grounding_asked: bool = False
     date_asked: bool = False
     count_asked: bool = False
+    refused: bool = False  # this reply's FINAL was refused (its feedback says why)
     outputs: list[str] = field(default_factory=list)  # what code printed, with a first look
     _seen_code: set[str] = field(default_factory=set)
     _last_error: str | None = None
@@ -135,6 +136,11 @@ class RunWatch:
     # -- FINAL ------------------------------------------------------------------------------
     def refuse_final(self, final: str | None = None) -> str | None:
         """Why a FINAL given now is not accepted, or None when it is."""
+        note = self._refusal(final)
+        self.refused = note is not None and final is not None
+        return note
+
+    def _refusal(self, final: str | None) -> str | None:
         # The first look is the engine's own search of the context: an answer its lines show
         # is checked against the context, which is what require_repl_before_final asks for.
         shown = final is not None and self.evidence is not None and grounded(final, self.evidence)
@@ -199,6 +205,7 @@ class RunWatch:
 
     def record_blocks(self, blocks: Sequence[CodeBlock]) -> None:
         """Count what an iteration ran (before its FINAL, if any, is judged)."""
+        self.refused = False
         if blocks:
             self.repl_ran = True
         self.subcalls += sum(len(b.result.rlm_calls) for b in blocks)

@@ -104,6 +104,12 @@ NO_CODE_TURN = (
     "{query_line}Your last reply ran no code and gave no FINAL. Write a ```repl block, or "
     "finish with one line: FINAL(...) with the answer itself inside the parentheses."
 )
+# After a FINAL was sent back: "ran no code and gave no FINAL" would contradict the note, and
+# a small model then repeated the refused answer.
+REFUSED_TURN = (
+    "{query_line}Reply with a ```repl block, or with one line only: FINAL(...) with the "
+    "answer the note above asks for."
+)
 BEST_ANSWER = (
     "{query_line}{why} Reply now with your best answer from what you found so far, as one "
     "line: FINAL(...) with the answer itself inside the parentheses."
@@ -204,8 +210,11 @@ def build_system_prompt(
 _GENERIC_EXAMPLE = "```repl\nprint(type(context), len(context))\n```"
 
 
-def next_turn(blocks: Sequence[CodeBlock]) -> str:
-    """The closing line of a turn's feedback, by what its code did."""
+def next_turn(blocks: Sequence[CodeBlock], refused: bool = False) -> str:
+    """The closing line of a turn's feedback, by what its code did (or, with `refused`, after
+    a FINAL the notes above sent back)."""
+    if refused and not blocks:
+        return REFUSED_TURN
     if not blocks:
         return NO_CODE_TURN
     if blocks[-1].result.had_error:
