@@ -67,7 +67,12 @@ def is_code(text: str) -> bool:
         tree = ast.parse(text.strip())
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
-    return any(isinstance(node, CODE_NODES) for node in ast.walk(tree))
+    # "7 (Disclaimer)" parses as calling 7: prose with a parenthesis, never runnable code.
+    return any(
+        isinstance(node, CODE_NODES)
+        and not (isinstance(node, ast.Call) and isinstance(node.func, ast.Constant))
+        for node in ast.walk(tree)
+    )
 
 
 def find_bare_code(text: str) -> str | None:
