@@ -57,9 +57,11 @@ COUNT_FIRST = (
     "are where to look) in a ```repl block, print the number, then answer with FINAL(...)."
 )
 # Said once, for a year given where the query asks for a date and a shown line has it whole.
+# Written as the FINAL line to give: told only "answer with the whole date", the 1.5B model
+# repeated the year twice out of two.
 WHOLE_DATE = (
     "FINAL({answer}) was not accepted yet: the query asks for a date, and the lines above "
-    "give it whole ({date}). Answer with the whole date as written there."
+    "give it whole ({date}). If that is the date the query asks for, reply FINAL({date})."
 )
 # Said once, for a count that disagrees with the engine's own count of what the query quotes
 # and describes (core/counting.py): `text.count("class ")` also counts "Base class for".
