@@ -101,3 +101,31 @@ def test_replay_feeds_recorded_replies_through_this_engine(tmp_path, monkeypatch
     assert saved[0]["replayed"][1:] == ["unverified", 4]
     assert saved[0]["correct"] is False and not saved[0]["needs_rerun"]
     assert "Wrong answers that exit 0 in the replay: 0" in md.read_text()
+
+
+def test_combine_takes_chosen_methods_and_later_rows_win(tmp_path):
+    def run(name, rows):
+        meta = {"commit": "abc", "date": "d", "command": f"cmd {name}", "title": "t"}
+        meta["machine"] = {"cpu": "x", "cores": 2, "memory_gb": 1, "os": "l", "python": "3"}
+        (tmp_path / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}))
+
+    def row(qid, method, prediction, correct):
+        return {
+            "qid": qid, "method": method, "prediction": prediction, "correct": correct,
+            "corpus": "c", "context_chars": 10, "gold": "7", "time_s": 1.0,
+            "finish_reason": "final", "exit_code": 0,
+        }  # fmt: skip
+
+    run("old", [row("q1", "plain", "7", True), row("q1", "rlm", "8", False)])
+    run("new", [row("q1", "rlm", "7", True), row("q2", "rlm", "7", True)])
+    run("more", [row("q2", "plain", "9", False)])
+    runner.combine(["old:plain", "new", "more"], "both", out_dir=tmp_path)
+    rows = json.loads((tmp_path / "both.json").read_text())["rows"]
+    got = sorted((r["qid"], r["method"], r["prediction"], r["source"]) for r in rows)
+    assert got == [
+        ("q1", "plain", "7", "old"),
+        ("q1", "rlm", "7", "new"),
+        ("q2", "plain", "9", "more"),
+        ("q2", "rlm", "7", "new"),
+    ]
+    assert "- `old:plain`: commit `abc`" in (tmp_path / "both.md").read_text()

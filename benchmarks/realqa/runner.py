@@ -348,22 +348,29 @@ def main(
 
 def combine(names: list[str], name: str, notes: str = "", out_dir: Path | None = None) -> None:
     """One table from several runs (e.g. plain and rlm measured separately): every run's
-    commit and command are listed, and each row keeps the run it came from."""
+    commit and command are listed, and each row keeps the run it came from. `NAME:plain+rlm`
+    takes only those methods' rows from NAME; a later source's row for the same question
+    and method replaces an earlier one."""
     out = out_dir or RESULTS
     rows: list[dict[str, Any]] = []
     sources = []
-    for source in names:
+    for spec in names:
+        source, _, wanted = spec.partition(":")
+        keep = set(wanted.split("+")) if wanted else None
         data = json.loads((out / f"{source}.json").read_text())
+        data["rows"] = [r for r in data["rows"] if keep is None or r["method"] in keep]
+        replaced = {(r["qid"], r["method"]) for r in data["rows"]}
+        rows = [r for r in rows if (r["qid"], r["method"]) not in replaced]
         meta = data["meta"]
         sources.append(
-            f"- `{source}`: commit `{meta['commit'][:12]}`"
+            f"- `{spec}`: commit `{meta['commit'][:12]}`"
             f"{' (uncommitted changes)' if meta.get('dirty') else ''}, {meta['date']}, "
             f"`{meta['command']}`"
         )
         rows += [{**r, "source": source} for r in data["rows"]]
     methods = sorted({r["method"] for r in rows}, key=["plain", "rlm", "router"].index)
     meta = {
-        **json.loads((out / f"{names[-1]}.json").read_text())["meta"],
+        **json.loads((out / f"{names[-1].partition(':')[0]}.json").read_text())["meta"],
         "title": f"Real-material questions: {', '.join(methods)}",
         "command": "python -m benchmarks realqa --combine " + ",".join(names) + f" --name {name}",
         "notes": "Measured by:\n" + "\n".join(sources) + (f"\n\n{notes}" if notes else ""),
