@@ -22,8 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--notes", default="")
     sp.add_argument(
         "--combine",
-        help="no run: write --name's table from these earlier runs' results (comma list), "
-        "each row keeping the commit and command that measured it",
+        help="no run: write --name's table from these earlier runs' results (comma list; "
+        "NAME:plain+rlm takes only those methods, later rows replace earlier), each row "
+        "keeping the commit and command that measured it",
     )
     sp.add_argument(
         "--replay",
