@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LICENSES = Path("/usr/share/common-licenses")
+MAN1 = Path("/usr/share/man/man1")
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 # name -> the --context arguments `rlm run` is given (a file, a directory or a glob).
@@ -27,6 +28,12 @@ CORPORA: dict[str, list[str]] = {
     "email-pkg": [str(STDLIB / "email")],
     "tarfile": [str(STDLIB / "tarfile.py")],
     "stdlib-top": [str(STDLIB / "*.py")],
+    # Added on 2026-12-03, after the engine changes they exercise (gzipped man pages, counts,
+    # constants): material the engine was not tuned on.
+    "man-tools": [str(MAN1 / f"{tool}.1.gz") for tool in ("gzip", "grep", "sed", "tar")],
+    "logging-pkg": [str(STDLIB / "logging")],
+    "http-pkg": [str(STDLIB / "http")],
+    "unittest-pkg": [str(STDLIB / "unittest")],
 }
 
 Documents = list[tuple[str, str]]  # (path, text)
@@ -261,5 +268,75 @@ QUESTIONS: list[Question] = [
         numeric=True,
         evidence=_files_with(r"^class Error[(:]", 11),
         aggregation=True,
+    ),
+    # gzip, grep, sed and tar's man pages (troff source, gzipped), ~190 KB
+    Question(
+        "man-gzip-level",
+        "man-tools",
+        "What is gzip's default compression level?",
+        ("6", "-6"),
+        numeric=True,
+        evidence=r"The default compression level is\n\.B \\-6",
+    ),
+    Question(
+        "man-grep-error-status",
+        "man-tools",
+        "What exit status does grep return when an error occurred?",
+        ("2",),
+        numeric=True,
+        evidence=r"and 2 if an error occurred",
+    ),
+    # the logging package, ~220 KB
+    Question(
+        "logging-warning",
+        "logging-pkg",
+        "What is the numeric value of the WARNING level in the logging package?",
+        ("30",),
+        numeric=True,
+        evidence=r"^WARNING = 30$",
+    ),
+    Question(
+        "logging-init-classes",
+        "logging-pkg",
+        "How many classes (lines starting with 'class ') does the package's __init__.py define?",
+        ("18",),
+        numeric=True,
+        evidence=_count(r"^class ", "logging/__init__.py", 18),
+        aggregation=True,
+    ),
+    # the http package, ~290 KB
+    Question(
+        "http-teapot",
+        "http-pkg",
+        "Which numeric status code does HTTPStatus.IM_A_TEAPOT have?",
+        ("418",),
+        numeric=True,
+        evidence=r"IM_A_TEAPOT = \(418,",
+    ),
+    Question(
+        "http-maxheaders",
+        "http-pkg",
+        "What is the value of _MAXHEADERS in the package's client module?",
+        ("100",),
+        numeric=True,
+        evidence=r"^_MAXHEADERS = 100$",
+    ),
+    # the unittest package, ~1 MB with its tests
+    Question(
+        "unittest-runner-file",
+        "unittest-pkg",
+        "Which file of the unittest package defines the class TextTestRunner? Answer with the "
+        "file name.",
+        ("runner.py",),
+        evidence=r"^class TextTestRunner\(",
+    ),
+    Question(
+        "unittest-main-default-verbosity",
+        "unittest-pkg",
+        "What is the default value of the verbosity parameter of TestProgram.__init__ in "
+        "unittest's main.py?",
+        ("1",),
+        numeric=True,
+        evidence=r"verbosity=1",
     ),
 ]
