@@ -107,6 +107,7 @@ def test_every_profile_asks_for_its_strategy(profile):
         depth = r._rlms[profile].config.max_depth
     assert result.profile is profile and result.method == "rlm"
     assert STRATEGIES[profile] in seen[0]
+    assert 'The query to answer: "How many days?"' in seen[0]  # the query alone
     assert depth == (2 if profile is ExecutionProfile.VERIFY else 1)
 
 

@@ -170,9 +170,7 @@ class SmartRouter:
         if method == "baseline":
             output, used, trace, completion = *self._baseline(query, context), None
         else:
-            completion = self._rlm(profile).completion(
-                context, root_prompt=f"{query}\n(Strategy: {STRATEGIES[profile]})"
-            )
+            completion = self._rlm(profile).completion(context, root_prompt=query)
             output, used = completion.response, completion.usage_summary.total_tokens
             trace = completion.trace or Trace()
         return RouterResult(
@@ -215,6 +213,11 @@ class SmartRouter:
             accepted = inspect.signature(RLM.__init__).parameters
             kwargs = {k: v for k, v in PROFILE_KWARGS[profile].items() if k in accepted}
             kwargs.update(self.rlm_kwargs)  # the user's settings win over the profile's
+            # The strategy opens the first turn. Appended to the query, it was part of what the
+            # first look searched for ("find", "word", "marker") and of every turn's question.
+            own = kwargs.get("user_prologue")
+            strategy = f"Strategy: {STRATEGIES[profile]}"
+            kwargs["user_prologue"] = f"{own}\n\n{strategy}" if own else strategy
             self._rlms[profile] = RLM(backend=self.client, **kwargs)
         return self._rlms[profile]
 
