@@ -25,6 +25,25 @@ def last_user(messages: list[dict[str, Any]]) -> str:
     return next(m["content"] for m in reversed(messages) if m["role"] == "user")
 
 
+def recording_rlm(replies: list[str], env: str = "local", **rlm_kwargs) -> tuple[RLM, list[str]]:
+    """An RLM whose 8k-window model (small enough for the first look) plays `replies` in
+    order; `seen` gets each turn's last message."""
+    seen: list[str] = []
+    script = iter(replies)
+
+    def model(messages):
+        seen.append(messages[-1]["content"])
+        return next(script)
+
+    rlm = RLM(
+        backend="function",
+        backend_kwargs={"function": model, "context_window": 8_192},
+        environment=env,
+        **rlm_kwargs,
+    )
+    return rlm, seen
+
+
 @pytest.fixture
 def make_rlm() -> Callable[..., RLM]:
     """Build an RLM whose root model is scripted and whose sub-model is a function."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import repl
+from conftest import recording_rlm, repl
 from env_support import ENGINE_ENVS
-from rlm import RLM
 from rlm.core.counting import count_check
 
 ERRORS_PY = '''"""Exception classes: every class here is a subclass of Error."""
@@ -81,29 +80,13 @@ def test_fair_readings_are_all_accepted_and_only_a_single_number_is_judged():
     assert check.agrees("1 or 3") is None and check.agrees("several") is None
 
 
-def counting_rlm(replies: list[str], env: str) -> tuple[RLM, list[str]]:
-    seen: list[str] = []
-    script = iter(replies)
-
-    def model(messages):
-        seen.append(messages[-1]["content"])
-        return next(script)
-
-    rlm = RLM(
-        backend="function",
-        backend_kwargs={"function": model, "context_window": 8_192},
-        environment=env,
-    )
-    return rlm, seen
-
-
 QUERY = "How many classes (lines starting with 'class ') does errors.py define?"
 MISCOUNT = repl('print(context[0]["content"].count("class "))')  # 9: docstrings count too
 
 
 @pytest.mark.parametrize("env", ENGINE_ENVS)
 def test_a_miscount_is_sent_back_once_with_the_exact_count(env):
-    rlm, seen = counting_rlm([MISCOUNT, "FINAL(9)", "FINAL(3)"], env)
+    rlm, seen = recording_rlm([MISCOUNT, "FINAL(9)", "FINAL(3)"], env)
     result = rlm.completion(PACKAGE, root_prompt=QUERY)
     # the opening turn shows how to count exactly that, on the file the query names
     assert "line.startswith('class ')" in seen[0] and 'text = context[0]["content"]' in seen[0]
@@ -113,7 +96,7 @@ def test_a_miscount_is_sent_back_once_with_the_exact_count(env):
 
 
 def test_a_miscount_given_again_is_returned_but_flagged_unverified():
-    rlm, _seen = counting_rlm([MISCOUNT, "FINAL(9)", "FINAL(9)"], "local")
+    rlm, _seen = recording_rlm([MISCOUNT, "FINAL(9)", "FINAL(9)"], "local")
     result = rlm.completion(PACKAGE, root_prompt=QUERY)
     assert (result.response, result.finish_reason) == ("9", "unverified")
     assert result.answer_forced
@@ -121,6 +104,6 @@ def test_a_miscount_given_again_is_returned_but_flagged_unverified():
 
 def test_a_right_count_passes_at_once():
     code = repl('print(sum(l.startswith("class ") for l in context[0]["content"].split("\\n")))')
-    rlm, seen = counting_rlm([code, "FINAL(3)"], "local")
+    rlm, seen = recording_rlm([code, "FINAL(3)"], "local")
     result = rlm.completion(PACKAGE, root_prompt=QUERY)
     assert (result.response, result.finish_reason, len(seen)) == ("3", "final", 2)

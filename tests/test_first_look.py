@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import repl
+from conftest import recording_rlm, repl
 from env_support import ENGINE_ENVS
 from rlm import RLM
 from rlm.core.first_look import first_look
@@ -170,25 +170,6 @@ def test_an_answer_is_grounded_when_the_lines_shown_say_it():
     assert grounded("45", licence) and grounded("45 days", licence)
     assert not grounded("4", licence)  # "4" is shown, but not next to any query word
     assert grounded("x" * 100, licence)  # sentences are not judged
-
-
-def recording_rlm(replies: list[str], env: str = "local", **rlm_kwargs) -> tuple[RLM, list[str]]:
-    """An RLM whose 8k-window model plays `replies` in order; `seen` gets each turn's last
-    message."""
-    seen: list[str] = []
-    script = iter(replies)
-
-    def model(messages):
-        seen.append(messages[-1]["content"])
-        return next(script)
-
-    rlm = RLM(
-        backend="function",
-        backend_kwargs={"function": model, "context_window": 8_192},
-        environment=env,
-        **rlm_kwargs,
-    )
-    return rlm, seen
 
 
 @pytest.mark.parametrize("env", ENGINE_ENVS)

@@ -57,11 +57,27 @@ class CountCheck:
         return f"{self.expected}{also if others else ''}"
 
 
-def _line_counts(texts: Sequence[str], keep) -> set[int]:
+# Per manner of counting lines: (the words that ask for it, its name, the Python the model is
+# shown, the test of a line against the quoted text, and how to forgive whitespace at the
+# tested end: "lines starting with 'def '" may mean methods too).
+_LINE_MANNERS = (
+    (_STARTS, "starting with", "line.startswith({!r})", str.startswith, str.lstrip),
+    (_ENDS, "ending with", "line.endswith({!r})", str.endswith, str.rstrip),
+    (_CONTAINS, "containing", "{!r} in line", lambda line, needle: needle in line, None),
+)
+
+
+def _line_counts(texts: Sequence[str], test, needle: str, trim) -> set[int]:
+    """The count under every fair reading: lines split at newlines or by `splitlines()`,
+    either case, and (with `trim`) whitespace at the tested end ignored."""
     counts = set()
     for split in (lambda t: t.split("\n"), str.splitlines):
-        for fold in (False, True):
-            counts.add(sum(1 for t in texts for line in split(t) if keep(line, fold)))
+        for fold in (str, str.lower):
+            for strip in (str, trim) if trim else (str,):
+                want = strip(fold(needle))
+                counts.add(
+                    sum(1 for t in texts for line in split(t) if test(strip(fold(line)), want))
+                )
     return counts
 
 
@@ -77,35 +93,19 @@ def count_check(query: str, texts: Sequence[str], where: str) -> CountCheck | No
     literal, before = quote.group(2), query[: quote.start()]
     if not literal.strip():
         return None
-
-    def case(text: str, fold: bool) -> str:
-        return text.lower() if fold else text
-
-    needle = {False: literal, True: literal.lower()}
-    if _STARTS.search(before):
-        what = f"lines starting with {literal!r}"
-        exact = _line_counts(texts, lambda line, fold: case(line, fold).startswith(needle[fold]))
-        loose = _line_counts(
-            texts, lambda line, fold: case(line.lstrip(), fold).startswith(needle[fold].lstrip())
-        )
-        accepted = exact | loose
-        expected = sum(1 for t in texts for line in t.split("\n") if line.startswith(literal))
-        test = f"line.startswith({literal!r})"
-    elif _ENDS.search(before):
-        what = f"lines ending with {literal!r}"
-        exact = _line_counts(texts, lambda line, fold: case(line, fold).endswith(needle[fold]))
-        loose = _line_counts(
-            texts, lambda line, fold: case(line.rstrip(), fold).endswith(needle[fold].rstrip())
-        )
-        accepted = exact | loose
-        expected = sum(1 for t in texts for line in t.split("\n") if line.endswith(literal))
-        test = f"line.endswith({literal!r})"
-    elif _CONTAINS.search(before):
-        what = f"lines containing {literal!r}"
-        accepted = _line_counts(texts, lambda line, fold: needle[fold] in case(line, fold))
-        expected = sum(1 for t in texts for line in t.split("\n") if literal in line)
-        test = f"{literal!r} in line"
-    elif _TIMES.search(query):
+    for words, manner, code, test, trim in _LINE_MANNERS:
+        if words.search(before):
+            accepted = _line_counts(texts, test, literal, trim)
+            expected = sum(1 for t in texts for line in t.split("\n") if test(line, literal))
+            found = f'found = [line for line in text.split("\\n") if {code.format(literal)}]'
+            return CountCheck(
+                f"lines {manner} {literal!r}",
+                where,
+                expected,
+                frozenset(accepted),
+                f"{found}\nprint(len(found), found[:3])",
+            )
+    if _TIMES.search(query):
         what = f"occurrences of {literal!r}"
         word = re.compile(r"(?<!\w)" + re.escape(literal.strip()) + r"(?!\w)")
         word_folded = re.compile(word.pattern, re.I)
@@ -119,7 +119,4 @@ def count_check(query: str, texts: Sequence[str], where: str) -> CountCheck | No
         return CountCheck(
             what, where, expected, frozenset(accepted), f"print(text.count({literal!r}))"
         )
-    else:
-        return None
-    code = f'found = [line for line in text.split("\\n") if {test}]\nprint(len(found), found[:3])'
-    return CountCheck(what, where, expected, frozenset(accepted), code)
+    return None
