@@ -90,6 +90,7 @@ def test_a_miscount_is_sent_back_once_with_the_exact_count(env):
     result = rlm.completion(PACKAGE, root_prompt=QUERY)
     # the opening turn shows how to count exactly that, on the file the query names
     assert "line.startswith('class ')" in seen[0] and 'text = context[0]["content"]' in seen[0]
+    assert "If 9 is the count the query asks for, reply now with one line: FINAL(9)" in seen[1]
     assert "FINAL(9) was not accepted yet" in seen[2]
     assert "lines starting with 'class ' in errors.py exactly gives 3 (" in seen[2]
     assert (result.response, result.finish_reason) == ("3", "final")

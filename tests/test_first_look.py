@@ -12,6 +12,7 @@ from env_support import ENGINE_ENVS
 from rlm import RLM
 from rlm.core.first_look import first_look
 from rlm.core.grounding import grounded, partial_date
+from rlm.core.guards import RunWatch
 from rlm.core.query_terms import asks_for_count, query_terms
 
 LICENCE = "\n".join(
@@ -55,6 +56,27 @@ def test_terms_cover_spellings_pairs_names_definitions_and_dates():
     definition = named["definition of BUFFER_BYTES"].pattern
     assert definition.search("BUFFER_BYTES = 8 * 4096")
     assert not definition.search("    '''Uses BUFFER_BYTES indirectly.'''")
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        # "package" and "file" are words here, not names: `package = ...` in a loader showed
+        # the 1.5B model the wrong file
+        (
+            "Which file of the unittest package defines the class TextTestRunner?",
+            {"TextTestRunner"},
+        ),
+        ("Which module defines the top-level function dedent?", {"dedent"}),
+        ("What is the default of the verbosity parameter?", {"verbosity"}),
+        ("What is MAXLINELEN in the header module?", {"MAXLINELEN"}),
+        ("How many modules define a class named exactly Error?", {"Error"}),
+        ("How many days does the licensee have to cure?", set()),
+    ],
+)
+def test_only_names_the_query_treats_as_code_get_definition_terms(query, names):
+    found = {t.of for t in query_terms(query) if t.kind in ("definition", "member")}
+    assert found == names
 
 
 def test_the_passage_that_answers_comes_with_its_neighbours():
@@ -292,3 +314,38 @@ def test_require_repl_before_final_accepts_what_the_first_look_shows():
         rlm, seen = recording_rlm(replies, require_repl_before_final=True)
         result = rlm.completion(LICENCE, root_prompt=question)
         assert (result.response, result.finish_reason, len(seen)) == ("45", "final", turns)
+
+
+@pytest.mark.parametrize("env", ENGINE_ENVS)
+def test_which_file_defines_a_name_is_checked_against_the_line_that_defines_it(env):
+    question = "Which file defines the constant BUFFER_BYTES?"
+    look = first_look(PACKAGE, question, 2_000)
+    assert look is not None and look.defined_in == (
+        "BUFFER_BYTES",
+        "core.py",
+        "BUFFER_BYTES = 8 * 4096",
+    )
+    rlm, seen = recording_rlm(["FINAL(util.py)", "FINAL(core.py)"], env)
+    result = rlm.completion(PACKAGE, root_prompt=question)
+    assert (result.response, result.finish_reason) == ("core.py", "final")
+    assert "the line that defines BUFFER_BYTES, `BUFFER_BYTES = 8 * 4096`, is in core.py" in seen[1]
+    assert "reply FINAL(core.py)" in seen[1]
+
+
+def test_a_file_named_again_against_the_defining_line_is_unverified_and_forms_of_it_pass():
+    question = "Which file defines the constant BUFFER_BYTES?"
+    stubborn, _seen = recording_rlm(["FINAL(util.py)", "FINAL(util.py)"])
+    result = stubborn.completion(PACKAGE, root_prompt=question)
+    assert (result.response, result.finish_reason) == ("util.py", "unverified")
+    look = first_look(PACKAGE, question, 2_000)
+    for answer in ("/src/pkg/core.py", "pkg.core", "It is core.py.", "CORE"):
+        assert RunWatch(evidence=look, repl_ran=True).refuse_final(answer) is None
+    assert RunWatch(evidence=look, repl_ran=True).refuse_final("score.py") is not None
+    # a re-export (`X = other.X`) is not where X is defined, and two definers are no answer
+    aliased = [
+        *PACKAGE,
+        {"path": "/src/pkg/api.py", "content": "BUFFER_BYTES = core.BUFFER_BYTES\n"},
+    ]
+    assert first_look(aliased, question, 2_000).defined_in[1] == "core.py"
+    twice = [*PACKAGE, {"path": "/src/pkg/b.py", "content": "BUFFER_BYTES = 1\n"}]
+    assert first_look(twice, question, 2_000).defined_in is None

@@ -353,7 +353,7 @@ class _Loop:
         elif last:
             parts.append(BEST_ANSWER.format(query_line=self._query(), why=why))
         else:
-            template = next_turn(blocks, refused=self.watch.refused)
+            template = next_turn(blocks, self.watch.refused, self.watch.evidence)
             parts.append(template.format(query_line=self._query()))
         return "\n\n".join(parts)
 

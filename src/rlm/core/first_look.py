@@ -62,6 +62,8 @@ class FirstLook:
     date: bool = False  # the query asks for a whole date
     count_check: CountCheck | None = None  # the exact count, when the query says what and how
     count_in: str = "context"  # an expression for the text a count runs over
+    # For "which file defines X": (X, the one file whose line defines it, that line)
+    defined_in: tuple[str, str, str] | None = None
 
 
 def documents(context: Any, name: str = "context") -> list[Document]:
@@ -366,7 +368,48 @@ def first_look(
         ", ".join(names[d] for d in named_docs) if named_docs else "the context",
     )
     count_in = _text_expression([docs[d] for d in counted], not named_docs, name)
-    return FirstLook(text, tuple(shown), tuple(terms), count, named, date, check, count_in)
+    defined_in = _defined_in(index, names) if ASKS_WHERE.search(query) else None
+    return FirstLook(
+        text, tuple(shown), tuple(terms), count, named, date, check, count_in, defined_in
+    )
+
+
+# "Which file/module ... defines", "where is X defined", "in which file".
+ASKS_WHERE = re.compile(
+    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:file|module)s?\b"
+    r"|\bwhere\b[^?]*\b(?:defined|declared|implemented|set)\b",
+    re.I,
+)
+
+
+def _defined_in(index: _Index, names: list[str]) -> tuple[str, str, str] | None:
+    """The one file that defines the one name of the query that is defined anywhere (a
+    top-level definition first, else an indented one); None when that is not one file."""
+    for kind in ("definition", "member"):
+        places = {
+            index.terms[t].of: [(d, n) for d, hits in enumerate(index.hits[t]) for n in hits[:3]]
+            for t in range(len(index.terms))
+            if index.terms[t].kind == kind and any(index.hits[t])
+        }
+        if len(places) > 1:
+            return None
+        if places:
+            ((name, docs),) = places.items()
+            lines = [(d, _line(index.docs[d], index.starts[d], n).strip()) for d, n in docs]
+            # `class Charset:` defines it; `Charset = _charset.Charset` in two other files
+            # re-exports it.
+            alias = re.compile(rf"{re.escape(name)}\s*=\s*[\w.]+\.{re.escape(name)}\s*$")
+            lines = [(d, line) for d, line in lines if not alias.match(line)]
+            statements = [(d, line) for d, line in lines if _DEF_OR_CLASS.match(line)]
+            lines = statements or lines
+            if len({d for d, _ in lines}) != 1:
+                return None
+            d, line = lines[0]
+            return name, names[d], line
+    return None
+
+
+_DEF_OR_CLASS = re.compile(r"(?:async\s+)?(?:def|class)\s")
 
 
 def _text_expression(docs: list[Document], every: bool, name: str) -> str:

@@ -70,6 +70,12 @@ COUNT_CHECK = (
     "{count}. Check what your code counted: `text.count(...)` also counts matches inside "
     "other words, comments and docstrings. Then answer with FINAL(...)."
 )
+# Said once, for "which file defines X" answered with a file other than the one whose line
+# defines X (the 1.5B model answered loader.py, where the query's other words were).
+DEFINED_IN = (
+    "FINAL({answer}) was not accepted yet: the line that defines {name}, `{line}`, is in "
+    "{file}. If that is what the query asks for, reply FINAL({file})."
+)
 SUBCALL_FIRST = (
     "FINAL was not accepted: this run requires at least one llm_query or rlm_query call "
     "before the final answer. Make one in a ```repl block first."
@@ -130,6 +136,7 @@ class RunWatch:
     grounding_asked: bool = False
     date_asked: bool = False
     count_asked: bool = False
+    where_asked: bool = False
     refused: bool = False  # this reply's FINAL was refused (its feedback says why)
     outputs: list[str] = field(default_factory=list)  # what code printed, with a first look
     _seen_code: set[str] = field(default_factory=set)
@@ -177,9 +184,21 @@ class RunWatch:
                 where=check.where,
                 count=check.describe(),
             )
+        if final is not None and not self.where_asked and self._elsewhere(final):
+            self.where_asked = True
+            name, file, line = self.evidence.defined_in  # type: ignore[union-attr,misc]
+            return DEFINED_IN.format(answer=final.strip()[:80], name=name, line=line, file=file)
         if self.guards.require_subcall_before_final and self.subcalls == 0:
             return SUBCALL_FIRST
         return None
+
+    def _elsewhere(self, final: str) -> bool:
+        """For "which file defines X": the answer names none of the file whose line does."""
+        defined = self.evidence.defined_in if self.evidence is not None else None
+        if defined is None or len(final) > 200:
+            return False
+        stem = defined[1].rsplit("/", 1)[-1].rsplit(".", 1)[0]  # core.py, "pkg.core", "core"
+        return not re.search(rf"(?<![\w-]){re.escape(stem)}\b", final, re.I)
 
     def unverified(self, final: str) -> bool:
         """True for a FINAL accepted after a request to check it (see `refuse_final`) that
@@ -189,6 +208,8 @@ class RunWatch:
         if self.evidence is None:
             return False
         if self.date_asked and partial_date(final, self.evidence) is not None:
+            return True
+        if self.where_asked and self._elsewhere(final):
             return True
         check = self.evidence.count_check
         agrees = check.agrees(final) if check is not None else None

@@ -87,6 +87,12 @@ NEXT_TURN = (
     "{query_line}If this output answers the query, reply now with one line: FINAL(...) with "
     "the answer itself inside the parentheses. Otherwise write more ```repl code."
 )
+# After code that printed a count: told "if this output answers the query", the 1.5B model
+# ran the same code again three times; a FINAL line written out it gives.
+COUNT_NEXT_TURN = (
+    "{query_line}If {n} is the count the query asks for, reply now with one line: FINAL({n}). "
+    "Otherwise write more ```repl code."
+)
 # A search that printed nothing found nothing: small models "answer" from it anyway.
 NOTHING_PRINTED_TURN = (
     "{query_line}Your code printed nothing, so it found nothing. Search again with a "
@@ -210,9 +216,12 @@ def build_system_prompt(
 _GENERIC_EXAMPLE = "```repl\nprint(type(context), len(context))\n```"
 
 
-def next_turn(blocks: Sequence[CodeBlock], refused: bool = False) -> str:
+def next_turn(
+    blocks: Sequence[CodeBlock], refused: bool = False, look: FirstLook | None = None
+) -> str:
     """The closing line of a turn's feedback, by what its code did (or, with `refused`, after
-    a FINAL the notes above sent back)."""
+    a FINAL the notes above sent back). For a count, the number the code printed first is
+    named as the FINAL to give."""
     if refused and not blocks:
         return REFUSED_TURN
     if not blocks:
@@ -220,7 +229,13 @@ def next_turn(blocks: Sequence[CodeBlock], refused: bool = False) -> str:
     if blocks[-1].result.had_error:
         return ERROR_TURN
     printed = any(b.result.stdout.strip() or b.result.stderr.strip() for b in blocks)
+    number = _LEADING_NUMBER.match(blocks[-1].result.stdout)
+    if look is not None and look.count and number:
+        return COUNT_NEXT_TURN.replace("{n}", number.group(1))
     return NEXT_TURN if printed else NOTHING_PRINTED_TURN
+
+
+_LEADING_NUMBER = re.compile(r"\s*(\d[\d,]*)(?![\w.])")
 
 
 def first_turn(

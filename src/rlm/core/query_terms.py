@@ -133,8 +133,9 @@ def query_terms(query: str) -> list[Term]:
             for part in parts:
                 key, pattern = _word_pattern(part)
                 add(key, Term(part, re.compile(pattern, re.I)))
+    code_names = _code_names(query)
     for term in list(terms.values()):
-        if not term.phrase and len(term.text) >= 3 and not term.text[0].isdigit():
+        if not term.phrase and term.text in code_names:
             # In code, the line that defines a name the query gives usually holds its answer:
             # `def dedent(`, `class Charset:`, `MAXLINELEN = 78`; a top-level one more than
             # an indented one (a method or attribute of the same name).
@@ -152,6 +153,43 @@ def query_terms(query: str) -> list[Term]:
     if _ASKS_DATE.search(query):
         add("t:date", Term("a date", _DATE, "date"))
     return list(terms.values())
+
+
+# Words that say the next or previous word is a name in code: "the function dedent", "the
+# verbosity parameter". ("module" is not one: "the header module" is a file, header.py.)
+_CODE_NOUNS = frozenset(
+    """
+    class function def method constant variable attribute parameter argument field property
+    exception decorator enum option flag
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+_BETWEEN = frozenset({"named", "called", "exactly", "top", "level", "the", "a", "an"})
+
+
+def _code_names(query: str) -> set[str]:
+    """The query's words that may be names in code, whose definitions (`def x`, `X = ...`)
+    are worth finding: shaped like code (an inner or all capital, `_`, a digit or a dot:
+    TextTestRunner, MAXLINELEN, __version__, Error mid-sentence) or next to a word that
+    calls them code ("the function dedent", "a class named Error", "the verbosity
+    parameter"). Plain words are not: "the unittest package" found `package = ...` in
+    loader.py, and the model answered loader.py."""
+    words = [(m.group(0), m.start()) for m in _WORD.finditer(query)]
+    lowered = [w.lower() for w, _ in words]
+    nouns = [w in _CODE_NOUNS or w[:-1] in _CODE_NOUNS or w[:-2] in _CODE_NOUNS for w in lowered]
+    names = set()
+    for i, (word, start) in enumerate(words):
+        if len(word) < 3 or word[0].isdigit() or nouns[i] or lowered[i] in _BETWEEN:
+            continue
+        shaped = (not word.islower() and (start > 0 or not word.istitle())) or any(
+            c in word for c in "_.0123456789"
+        )
+        before = i - 1
+        while before >= 0 and lowered[before] in _BETWEEN:
+            before -= 1
+        called = (before >= 0 and nouns[before]) or (i + 1 < len(words) and nouns[i + 1])
+        if shaped or called:
+            names.add(word)
+    return names
 
 
 # "How many days / bytes / times" asks for a quantity the text states; "how many classes /
