@@ -178,6 +178,18 @@ def test_repeated_code_is_told_once_then_ends_early_with_the_best_answer(env):
     assert len(seen) == 4  # first turn, one repeat warned, one repeat stops, the best answer
 
 
+def test_a_last_answer_written_as_a_code_block_of_final_is_taken(env):
+    # The 1.5B model, told the run was ending, replied "```repl\nFINAL(18)\n```": code that
+    # will not run, but an answer all the same (not the last output it printed).
+    def model(messages):
+        if "repeating itself" in last_user(messages):
+            return repl("FINAL(18)")
+        return repl("print(18, ['class A', 'class B'])")
+
+    result = build(env, model).completion("c")
+    assert (result.response, result.finish_reason) == ("18", "loop")
+
+
 def test_the_same_error_again_counts_as_a_loop(env):
     calls = {"n": 0}
 

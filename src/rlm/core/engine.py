@@ -21,6 +21,7 @@ from rlm.core.guards import Action, RunWatch
 from rlm.core.output_budget import block_output_chars, fit_to_window, reply_reserve
 from rlm.core.parsing import (
     FinalMarker,
+    final_in_reply,
     find_final,
     literal_text,
     printed_final,
@@ -377,7 +378,7 @@ class _Loop:
         # A usable FINAL; else answer["content"] if the model set it, its prose if it wrote
         # any, else (it wrote only code, which will not run) the last REPL output it saw.
         final = answers.first_usable(
-            self._final_from_prose(find_final(response.text))[0],
+            self._final_from_prose(final_in_reply(response.text))[0],
             self.partial_answer(),
             strip_code_fences(response.text).strip(),
             self.last_output,

@@ -121,6 +121,16 @@ def find_final(text: str) -> FinalMarker | None:
     return None
 
 
+def final_in_reply(text: str) -> FinalMarker | None:
+    """A FINAL in the prose, else one a code block consists of (```repl FINAL(18) ```):
+    for the last turn, whose code will not run, a model answering in a fence still answers."""
+    found = find_final(text)
+    for code in [] if found else find_code_blocks(text):
+        if code.strip().startswith(("FINAL(", "FINAL_VAR(")) and "\n" not in code.strip():
+            return find_final(code)
+    return found
+
+
 def printed_final(stdout: str) -> FinalMarker | None:
     """A FINAL(...) the code printed as its own last line (`print(f"FINAL({x})")`): models
     write this meaning the answer. Only a whole last line counts, so a document line that
