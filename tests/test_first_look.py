@@ -70,6 +70,10 @@ def test_terms_cover_spellings_pairs_names_definitions_and_dates():
         ("Which module defines the top-level function dedent?", {"dedent"}),
         ("What is the default of the verbosity parameter?", {"verbosity"}),
         ("What is MAXLINELEN in the header module?", {"MAXLINELEN"}),
+        (
+            "Which key of TarFile.OPEN_METH handles xz?",
+            {"TarFile.OPEN_METH", "TarFile", "OPEN_METH"},
+        ),
         ("How many modules define a class named exactly Error?", {"Error"}),
         ("How many days does the licensee have to cure?", set()),
     ],

@@ -187,8 +187,8 @@ def _code_names(query: str) -> set[str]:
         while before >= 0 and lowered[before] in _BETWEEN:
             before -= 1
         called = (before >= 0 and nouns[before]) or (i + 1 < len(words) and nouns[i + 1])
-        if shaped or called:
-            names.add(word)
+        if shaped or called:  # and the parts of a dotted name: TarFile.OPEN_METH
+            names |= {word, *(part for part in word.split(".") if part)}
     return names
 
 
