@@ -150,10 +150,11 @@ class RunWatch:
         return note
 
     def _refusal(self, final: str | None) -> str | None:
-        # The first look is the engine's own search of the context: an answer its lines show
-        # is checked against the context, which is what require_repl_before_final asks for.
-        shown = final is not None and self.evidence is not None and grounded(final, self.evidence)
-        if self.guards.require_repl_before_final and not self.repl_ran and not shown:
+        if (
+            self.guards.require_repl_before_final
+            and not self.repl_ran
+            and not self._shown_by_first_look(final)
+        ):
             return REPL_FIRST
         if (
             final is not None
@@ -192,6 +193,11 @@ class RunWatch:
             return SUBCALL_FIRST
         return None
 
+    def _shown_by_first_look(self, final: str | None) -> bool:
+        """The first look is the engine's own search of the context: an answer its lines show
+        is checked against the context, which is what require_repl_before_final asks for."""
+        return final is not None and self.evidence is not None and grounded(final, self.evidence)
+
     def _elsewhere(self, final: str) -> bool:
         """For "which file defines X": the answer names none of the file whose line does."""
         defined = self.evidence.defined_in if self.evidence is not None else None
@@ -203,8 +209,9 @@ class RunWatch:
     def unverified(self, final: str) -> bool:
         """True for a FINAL accepted after a request to check it (see `refuse_final`) that
         still fails the check: given without code and in none of the lines shown, still
-        only the year of the whole date the lines show, or a count the engine's own exact
-        count of what the query describes disagrees with."""
+        only the year of the whole date the lines show, a count the engine's own exact count
+        of what the query describes disagrees with, or, for "which file defines X", still a
+        file other than the one whose line defines X."""
         if self.evidence is None:
             return False
         if self.date_asked and partial_date(final, self.evidence) is not None:
