@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from rlm.core.query_terms import QUOTED, asks_for_count
 
-__all__ = ["CountCheck", "count_check"]
+__all__ = ["CountCheck", "count_check", "line_count_code"]
 
 # What precedes the quote says how to count ("start with the word 'x'", "contain the text").
 _NOUN = r"(?:\s+(?:the\s+|a\s+)?(?:word|text|string|phrase|prefix|suffix|keyword)s?)?\s*$"
@@ -81,6 +81,12 @@ def _line_counts(texts: Sequence[str], test, needle: str, trim) -> set[int]:
     return counts
 
 
+def line_count_code(test: str) -> str:
+    """The code a model is shown for counting the lines of `text` that pass `test`, printing
+    a few of them so it can see what it counted."""
+    return f'found = [line for line in text.split("\\n") if {test}]\nprint(len(found), found[:3])'
+
+
 def count_check(query: str, texts: Sequence[str], where: str) -> CountCheck | None:
     """The check for a counting `query` over `texts` (the documents it names, or all of
     them), or None when the query does not quote what to count and say how."""
@@ -97,13 +103,12 @@ def count_check(query: str, texts: Sequence[str], where: str) -> CountCheck | No
         if words.search(before):
             accepted = _line_counts(texts, test, literal, trim)
             expected = sum(1 for t in texts for line in t.split("\n") if test(line, literal))
-            found = f'found = [line for line in text.split("\\n") if {code.format(literal)}]'
             return CountCheck(
                 f"lines {manner} {literal!r}",
                 where,
                 expected,
                 frozenset(accepted),
-                f"{found}\nprint(len(found), found[:3])",
+                line_count_code(code.format(literal)),
             )
     if _TIMES.search(query):
         what = f"occurrences of {literal!r}"

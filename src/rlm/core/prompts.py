@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 from rlm.core.context_shape import ContextShape
+from rlm.core.counting import line_count_code
 from rlm.core.first_look import FirstLook
 from rlm.environments import ToolSpec
 from rlm.types import CodeBlock, QueryMetadata
@@ -67,7 +68,7 @@ FIRST_LOOK_COUNT_TURN = (
 )
 # Without a quoted text to count, the example leaves it open; `text.count(word)` (what small
 # models write unprompted) also counts the word inside comments, docstrings and longer words.
-COUNT_CODE = 'found = [line for line in text.split("\\n") if line.startswith("...")]\nprint(len(found), found[:3])'
+COUNT_CODE = line_count_code('line.startswith("...")')
 COUNT_NOTE = (
     '\nPut what the counted lines start with in place of "...", or test `"..." in line` to '
     "count the lines that contain it."
