@@ -42,6 +42,7 @@ def test_arithmetic_on_numbers_and_assigned_names_is_evaluated(line, shown):
         "BLOCKSIZE = 512",  # already a value
         "COPY_BUFSIZE = 1024 * 1024 if WINDOWS else 64 * 1024",  # depends on more than text
         "X = UNKNOWN * 2",
+        "        total = size * 2",  # `size` is only a local of read(): no value to give
         "X = 2 ** 10 ** 10",  # bounded: never computed
         "X = 1 << 100000",
         "X = 10 ** 40",

@@ -3,7 +3,7 @@
 Shown `RECORDSIZE = BLOCKSIZE * 20` and asked for RECORDSIZE in bytes, a 1.5B model answered
 1024 (it guessed at the product); asked for COPY_BUFSIZE it wrote "64 * 1024". The first look
 (core/first_look.py) therefore writes the value after such a line: `# = 10240`. Only
-arithmetic on numbers and on names the same text assigns the same way is evaluated, with
+arithmetic on numbers and on names the same text assigns at top level is evaluated, with
 bounds on powers and shifts: a conditional (`1024 if _WINDOWS else 64`), a call or anything
 else is left as written, because its value depends on more than the text shows.
 """
@@ -43,17 +43,15 @@ class _NotArithmetic(Exception):
 
 
 def assignments(text: str) -> dict[str, str]:
-    """`NAME = expression` lines of `text`, by name: the least indented definition wins (a
-    module constant over a method's local of the same name), then the first."""
-    found: dict[str, tuple[int, str]] = {}
+    """Top-level `NAME = expression` lines of `text`, by name (the first one). Indented ones
+    are left out: a local `n = 5` in one function says nothing of `n` in another, and a
+    value written next to a line must be true."""
+    found: dict[str, str] = {}
     for line in text.splitlines():
         match = _ASSIGNMENT.match(line)
-        if match is None:
-            continue
-        indent, name, expression = len(match.group(1)), match.group(2), match.group(3)
-        if name not in found or indent < found[name][0]:
-            found[name] = (indent, _code_part(expression))
-    return {name: expression for name, (_indent, expression) in found.items()}
+        if match is not None and not match.group(1):
+            found.setdefault(match.group(2), _code_part(match.group(3)))
+    return found
 
 
 def _code_part(expression: str) -> str:
