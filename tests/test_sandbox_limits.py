@@ -20,6 +20,14 @@ def sandbox():
     env.close()
 
 
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read()[:120]
+    except OSError as exc:
+        return str(exc)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -175,8 +183,8 @@ def test_close_kills_the_worker_and_removes_its_temp_dir():
     pid, tmpdir = env.worker_pid, env._tmpdir
     assert os.path.exists(os.path.join(tmpdir, "scratch.txt"))
     env.close()
-    assert not _alive(pid)
-    assert not os.path.exists(tmpdir)
+    assert not _alive(pid), f"worker {pid} alive after close: {_state(pid)}"
+    assert not os.path.exists(tmpdir), f"left behind: {os.listdir(tmpdir)}"
 
 
 def test_partial_answer_is_kept_by_the_host_after_the_worker_is_killed(sandbox):

@@ -437,8 +437,9 @@ class WorkerProcess:
         self.kill("closed")
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        if self.pid > 1 and self.pid != self.proc.pid:
-            wait_gone(self.pid, 5.0)  # bwrap's grandchild dies just after bwrap
+        if self.pid > 1 and self.pid != self.proc.pid and not wait_gone(self.pid, 5.0):
+            # bwrap's grandchild dies just after bwrap; one that does not is worth a line
+            log.warning("sandbox worker %d still runs 5 s after SIGKILL", self.pid)
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
