@@ -125,10 +125,12 @@ def final_in_reply(text: str) -> FinalMarker | None:
     """A FINAL in the prose, else one a code block consists of (```repl FINAL(18) ```):
     for the last turn, whose code will not run, a model answering in a fence still answers."""
     found = find_final(text)
-    for code in [] if found else find_code_blocks(text):
-        if code.strip().startswith(("FINAL(", "FINAL_VAR(")) and "\n" not in code.strip():
+    if found is not None:
+        return found
+    for code in (block.strip() for block in find_code_blocks(text)):
+        if code.startswith(("FINAL(", "FINAL_VAR(")) and "\n" not in code:
             return find_final(code)
-    return found
+    return None
 
 
 def printed_final(stdout: str) -> FinalMarker | None:
